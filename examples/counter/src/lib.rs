@@ -1,0 +1,65 @@
+//! The counter example: a tiny app whose state lives in a plain static and in a
+//! `thread_local!`, the two places a hot patch must never reset.
+
+mod history;
+mod label;
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The current count. A plain static: a patch must bind to this one, not bring a copy.
+static COUNT: AtomicI32 = AtomicI32::new(0);
+
+/// How much one click adds.
+const STEP: i32 = 1;
+
+/// Adds one step and returns the new count.
+#[no_mangle]
+pub extern "C" fn increment() -> i32 {
+    add(STEP)
+}
+
+/// Adds `n` and returns the new count.
+#[no_mangle]
+pub extern "C" fn add(n: i32) -> i32 {
+    let value = COUNT.fetch_add(n, Ordering::SeqCst) + n;
+    history::record(value);
+    value
+}
+
+/// The current count.
+#[no_mangle]
+pub extern "C" fn get() -> i32 {
+    COUNT.load(Ordering::SeqCst)
+}
+
+/// Sets the count back to zero; the history keeps its entries.
+#[no_mangle]
+pub extern "C" fn reset() {
+    COUNT.store(0, Ordering::SeqCst);
+}
+
+/// How many changes the history has seen.
+#[no_mangle]
+pub extern "C" fn history_len() -> i32 {
+    history::len() as i32
+}
+
+/// The sum of every value the history has seen.
+#[no_mangle]
+pub extern "C" fn history_sum() -> i64 {
+    history::sum()
+}
+
+/// The length in bytes of the label text for the current count.
+#[no_mangle]
+pub extern "C" fn label_len() -> i32 {
+    label::render(get()).len() as i32
+}
+
+/// A checksum of the label text, so callers can tell labels apart without reading memory.
+#[no_mangle]
+pub extern "C" fn label_hash() -> i32 {
+    label::render(get())
+        .bytes()
+        .fold(17i32, |h, b| h.wrapping_mul(31).wrapping_add(b as i32))
+}

@@ -1,0 +1,3 @@
+from rust_hmr.cli import main
+
+main()
