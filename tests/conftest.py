@@ -1,0 +1,78 @@
+"""Shared fixtures: the toolchain, and the counter example built once per test session.
+
+The example is copied to a temporary directory first, so tests never write into the repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rust_hmr.cargo_build import build_env, build_wasm
+from rust_hmr.toolchain import Toolchain, find_toolchain
+from rust_hmr.wasm.module import parse
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def copy_crate(source: Path, dest: Path) -> Path:
+    """A copy of the crate at `source` without its build outputs."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("target"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> Toolchain:
+    """The toolchain every build uses; without one the tests fail, loudly, with the fixes."""
+    return find_toolchain()
+
+
+@pytest.fixture(scope="session")
+def counter_crate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of examples/counter, shared by the session's builds of it."""
+    return copy_crate(EXAMPLES / "counter", tmp_path_factory.mktemp("crates") / "counter")
+
+
+@pytest.fixture(scope="session")
+def counter_debug_wasm(counter_crate: Path, toolchain: Toolchain) -> Path:
+    """The counter built in the dev profile with the HMR link arguments."""
+    return build_wasm(counter_crate, "dev", toolchain).path
+
+
+@pytest.fixture(scope="session")
+def counter_release_wasm(counter_crate: Path, toolchain: Toolchain) -> Path:
+    return build_wasm(counter_crate, "release", toolchain).path
+
+
+@pytest.fixture(scope="session")
+def counter_objects(
+    counter_crate: Path, toolchain: Toolchain, tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
+    """The counter's codegen-unit objects (relocatable wasm, each with a `linking` section).
+
+    Built through cargo with the dev build's flags, from the same crate copy, so their symbol
+    names match counter_debug_wasm's exports. `-C save-temps` keeps the objects rustc would
+    delete after linking; incremental compilation splits the crate into several units.
+    """
+    target_dir = counter_crate / "target" / "rust-hmr-objects"
+    args = ["rustc", "--lib", "--target", toolchain.target, "--target-dir", str(target_dir)]
+    subprocess.run(
+        [*toolchain.cargo_command(*args), "--", "-C", "save-temps"],
+        cwd=counter_crate,
+        env=build_env(toolchain, "dev"),
+        check=True,
+        capture_output=True,
+    )
+    out = tmp_path_factory.mktemp("counter-objects")
+    deps = target_dir / toolchain.target / "debug" / "deps"
+    objects = [Path(shutil.copy2(obj, out)) for obj in sorted(deps.glob("*.rcgu.o"))]
+    assert len(objects) > 1, f"expected several codegen-unit objects in {deps}"
+    for obj in objects:
+        assert parse(obj.read_bytes()).get("linking"), f"{obj.name} has no linking section"
+    return objects
+
+
+from fixtures_signals import signals_crate, signals_debug_wasm  # noqa: E402, F401
