@@ -9,3 +9,16 @@ from rust_hmr import __version__
 @click.version_option(__version__, prog_name="rust-hmr")
 def main() -> None:
     """Build Rust crates to WebAssembly and hot-swap changed code into the running app."""
+
+
+from rust_hmr.cli.cmd_build import build_command  # noqa: E402
+from rust_hmr.cli.cmd_toolchain import toolchain_command  # noqa: E402
+
+main.add_command(toolchain_command)
+main.add_command(build_command)
+
+from rust_hmr.cli.cmd_inspect import inspect_command  # noqa: E402
+from rust_hmr.cli.cmd_prepare import prepare_command  # noqa: E402
+
+main.add_command(inspect_command)
+main.add_command(prepare_command)

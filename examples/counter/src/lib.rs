@@ -26,6 +26,12 @@ pub extern "C" fn add(n: i32) -> i32 {
     value
 }
 
+/// What the count would be after `add(n)`, without changing it.
+#[no_mangle]
+pub extern "C" fn preview_add(n: i32) -> i32 {
+    get() + n
+}
+
 /// The current count.
 #[no_mangle]
 pub extern "C" fn get() -> i32 {

@@ -1,0 +1,31 @@
+"""The linker shim: cargo calls it as the linker (`-C linker=...`) for wasm32 builds.
+
+In *link* mode it records the link line into a link manifest, copies the crate's codegen-unit
+objects into a content-addressed store (rustc deletes them after the link), adds the HMR link
+arguments and runs the real wasm-ld. In *capture* mode it records and stores the objects and
+skips the real link (the patch path). The mode and the paths come through environment
+variables, never through RUSTFLAGS: cargo fingerprints RUSTFLAGS, so a flag would throw away
+the incremental cache at every switch.
+"""
+
+from rust_hmr.shim.link_manifest import (
+    ENV_LINKER,
+    ENV_MANIFEST,
+    ENV_MODE,
+    ENV_OBJECT_STORE,
+    HMR_LINK_ARGS,
+    LinkManifest,
+    ObjectFile,
+    write_launcher,
+)
+
+__all__ = [
+    "ENV_LINKER",
+    "ENV_MANIFEST",
+    "ENV_MODE",
+    "ENV_OBJECT_STORE",
+    "HMR_LINK_ARGS",
+    "LinkManifest",
+    "ObjectFile",
+    "write_launcher",
+]

@@ -1,0 +1,100 @@
+"""Entry point of the linker shim (see `rust_hmr.shim`). Exit status is the real linker's."""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import blake3
+
+from rust_hmr.shim.link_manifest import (
+    ENV_LINKER,
+    ENV_MANIFEST,
+    ENV_MODE,
+    ENV_OBJECT_STORE,
+    HMR_LINK_ARGS,
+    LinkManifest,
+    ObjectFile,
+)
+
+_FLAVOR = ("-flavor", "wasm")
+
+
+def expand_response_files(args: list[str]) -> list[str]:
+    """rustc passes `@file` when the command line gets long (posix quoting)."""
+    out: list[str] = []
+    for arg in args:
+        if arg.startswith("@") and Path(arg[1:]).is_file():
+            out += shlex.split(Path(arg[1:]).read_text())
+        else:
+            out.append(arg)
+    return out
+
+
+def strip_flavor(args: list[str]) -> list[str]:
+    if args[:2] == list(_FLAVOR):
+        return args[2:]
+    return args
+
+
+def store_object(path: Path, store: Path) -> ObjectFile:
+    data = path.read_bytes()
+    digest = blake3.blake3(data).hexdigest()
+    stored = store / f"{digest}.o"
+    if not stored.exists():
+        tmp = store / f".{digest}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, stored)
+    return ObjectFile(str(path), digest, len(data), str(stored))
+
+
+def build_manifest(args: list[str], mode: str, store: Path) -> LinkManifest:
+    output = args[args.index("-o") + 1] if "-o" in args else ""
+    manifest = LinkManifest(mode=mode, crate=os.environ.get("CARGO_CRATE_NAME", ""),
+                            output=output)
+    skip_next = False
+    for i, arg in enumerate(args):
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("-o", "-L", "-l", "-z", "-m", "--export", "--undefined"):
+            manifest.flags += args[i : i + 2]
+            skip_next = True
+        elif arg.endswith(".o"):
+            manifest.objects.append(store_object(Path(arg), store))
+        elif arg.endswith(".rlib") or arg.endswith(".a"):
+            manifest.rlibs.append(arg)
+        else:
+            manifest.flags.append(arg)
+    return manifest
+
+
+def main(argv: list[str]) -> int:
+    mode = os.environ.get(ENV_MODE, "link")
+    if mode not in ("link", "capture"):
+        print(f"rust-hmr linker shim: unknown {ENV_MODE}={mode!r} (link or capture)",
+              file=sys.stderr)
+        return 2
+    args = strip_flavor(expand_response_files(argv))
+    manifest_path = os.environ.get(ENV_MANIFEST)
+    if manifest_path:
+        store = Path(os.environ.get(ENV_OBJECT_STORE) or Path(manifest_path).parent / "objects")
+        store.mkdir(parents=True, exist_ok=True)
+        build_manifest(args, mode, store).dump(Path(manifest_path))
+    if mode == "capture":
+        return 0
+    linker = os.environ.get(ENV_LINKER)
+    if not linker:
+        real = shutil.which("wasm-ld") or shutil.which("rust-lld")
+        if real is None:
+            print(f"rust-hmr linker shim: {ENV_LINKER} is not set and no wasm-ld on PATH",
+                  file=sys.stderr)
+            return 2
+        linker = shlex.join([real, *(_FLAVOR if real.endswith("rust-lld") else ())])
+    return subprocess.run([*shlex.split(linker), *args, *HMR_LINK_ARGS]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
