@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Build", "BuildError", "CompileError", "Host", "Project", "__version__"]
+__all__ = ["Build", "BuildError", "CompileError", "FullReload", "Host", "Patch", "Project",
+           "__version__"]
 
 _LAZY = {
     "Build": "rust_hmr._project",
@@ -17,12 +18,15 @@ _LAZY = {
     "BuildError": "rust_hmr.cargo_build",
     "CompileError": "rust_hmr.cargo_build",
     "Host": "rust_hmr.host",
+    "Patch": "rust_hmr.link.records",
+    "FullReload": "rust_hmr.link.records",
 }
 
 if TYPE_CHECKING:
     from rust_hmr._project import Build, Project
     from rust_hmr.cargo_build import BuildError, CompileError
     from rust_hmr.host import Host
+    from rust_hmr.link.records import FullReload, Patch
 
 
 def __getattr__(name: str) -> Any:

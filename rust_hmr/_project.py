@@ -9,6 +9,7 @@ files in place: they are replaced only once the new ones are complete.
 
 import os
 import shlex
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,16 @@ from pathlib import Path
 import blake3
 import msgpack
 
-from rust_hmr.cargo_build import BuildError, Profile, build_wasm
+from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
+from rust_hmr.link import (
+    FullReload,
+    Ledger,
+    ObjectView,
+    Patch,
+    PatchRefused,
+    link_patch,
+    load_object,
+)
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -28,14 +38,17 @@ from rust_hmr.shim import (
     ENV_MANIFEST,
     ENV_MODE,
     ENV_OBJECT_STORE,
+    HMR_LINK_ARGS,
     LinkManifest,
+    ObjectFile,
     write_launcher,
 )
 from rust_hmr.toolchain import Toolchain, find_toolchain
 from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
 
-_PREPARE_VERSION = 1  # bump when the rewrite changes, so stale prepared modules are redone
+EMPTY_MODULE = b"\0asm\x01\0\0\0"
+_PREPARE_VERSION = 2  # bump when the rewrite changes, so stale prepared modules are redone
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,9 @@ class Project:
         self.target_dir = self.path / "target" / "rust-hmr"
         self.out_dir = self.target_dir / "hmr" / profile
         self.manifest_path = self.out_dir / "link-manifest.msgpack"
+        self._symbols: SymbolMap | None = None
+        self._ledger: Ledger | None = None
+        self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
 
     def shim_env(self, mode: str = "link") -> dict[str, str]:
         """The environment that tells the linker shim what to do (see `rust_hmr.shim`)."""
@@ -116,12 +132,92 @@ class Project:
             raise BuildError(
                 f"cargo did not call the rust-hmr linker for {built.crate} (a build from "
                 f"before rust-hmr?): remove {self.target_dir} and build again")
+        manifest = LinkManifest.load(self.manifest_path)
+        if manifest.mode == "capture":
+            start = time.perf_counter()
+            manifest = self._relink(manifest)
+            timings["link"] = time.perf_counter() - start
+        linked = Path(manifest.output)
         start = time.perf_counter()
-        symbols = self._prepare(built.path, built.crate)
+        symbols = self._prepare(linked, built.crate)
         timings["prepare"] = time.perf_counter() - start
+        self._symbols = symbols
+        self._ledger = Ledger(symbols.reserved,
+                              objects={o.path: o.blake3 for o in manifest.objects})
+        self._ledger.dump(self.ledger_path)
         return Build(built.crate, self.profile, self.module_path(built.crate),
-                     self.symbols_path, symbols, built.path,
-                     LinkManifest.load(self.manifest_path), timings)
+                     self.symbols_path, symbols, linked, manifest, timings)
+
+    def _relink(self, manifest: LinkManifest) -> LinkManifest:
+        """Link the objects the last rebuild captured. After a capture-mode build cargo thinks
+        the crate is linked, so it won't call the linker again until a source changes."""
+        cmd = self.toolchain.wasm_ld_command(*manifest.relink_args(), *HMR_LINK_ARGS)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"wasm-ld failed on the captured objects:\n{proc.stderr}")
+        manifest.mode = "link"
+        manifest.dump(self.manifest_path)
+        return manifest
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.out_dir / "ledger.msgpack"
+
+    def rebuild(self) -> Patch | FullReload | CompileError:
+        """After an edit: recompile, link what changed into a patch against the last build.
+
+        Returns a `Patch` (empty when nothing changed), a `FullReload` with its reason (then
+        `build()` again and start a new Host), or the `CompileError` (the old code keeps
+        running; the next good save patches).
+        """
+        symbols, ledger = self._state()
+        start = time.perf_counter()
+        launcher = write_launcher(self.target_dir / "rust-hmr-linker")
+        try:
+            build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
+                       verbose=self.verbose, linker=launcher, extra_env=self.shim_env("capture"))
+        except CompileError as err:
+            return err
+        timings = {"cargo": time.perf_counter() - start}
+        start = time.perf_counter()
+        manifest = LinkManifest.load(self.manifest_path)
+        dirty = [o for o in manifest.objects if ledger.objects.get(o.path) != o.blake3]
+        if not dirty:
+            return Patch(ledger.patches, EMPTY_MODULE, timings=timings,
+                         ledger_memory_used=ledger.memory_used,
+                         ledger_slots_used=ledger.slots_used)
+        views = [self._object_view(o) for o in dirty]
+        try:
+            linked = link_patch(views, symbols, ledger)
+        except PatchRefused as refused:
+            timings["link"] = time.perf_counter() - start
+            return FullReload(refused.reason, timings)
+        ledger.objects.update({o.path: o.blake3 for o in dirty})
+        ledger.patches += 1
+        ledger.dump(self.ledger_path)
+        patches = self.out_dir / "patches"
+        patches.mkdir(exist_ok=True)
+        _write_atomic(patches / f"{ledger.patches}.wasm", linked.module)
+        timings["link"] = time.perf_counter() - start
+        return Patch(ledger.patches, linked.module, linked.functions,
+                     tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
+                     ledger.memory_used, ledger.slots_used)
+
+    def _state(self) -> tuple[SymbolMap, Ledger]:
+        """The last build's symbol map and the ledger, from memory or from disk."""
+        if self._symbols is None or self._ledger is None:
+            if not (self.symbols_path.exists() and self.ledger_path.exists()):
+                raise BuildError(f"{self.path}: no build to patch yet: call build() first")
+            self._symbols = SymbolMap.load(self.symbols_path)
+            self._ledger = Ledger.load(self.ledger_path)
+        return self._symbols, self._ledger
+
+    def _object_view(self, obj: ObjectFile) -> ObjectView:
+        view = self._views.get(obj.blake3)
+        if view is None:
+            view = load_object(Path(obj.path).name, Path(obj.stored).read_bytes())
+            self._views[obj.blake3] = view
+        return view
 
     def module_path(self, crate: str) -> Path:
         return self.out_dir / f"{crate}.wasm"

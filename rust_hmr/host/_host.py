@@ -176,6 +176,7 @@ class Host:
             sp if isinstance(sp, wasmtime.Global) and sp.type(self.store).mutable else None
         )
         self.instances: list[ModuleInstance] = [self.main]
+        self.applied: list[int] = []  # ids of the patches applied, in order
         self.start_seconds = time.perf_counter() - start  # compile or cache load, + instantiate
 
     def __repr__(self) -> str:
@@ -255,6 +256,23 @@ class Host:
         externs = link(self.store, compiled.imports, resolve, self.missing, _HINT)
         linked = self._instantiate(compiled, externs, label)
         self.instances.append(linked)
+        return linked
+
+    def apply(self, patch: object) -> ModuleInstance | None:
+        """Apply a `rust_hmr.Patch`: instantiating it writes its new functions into their
+        trampoline slots and its new data into the reserved pages. An empty patch (nothing
+        changed) does nothing. Patches must be applied in the order they were made."""
+        from rust_hmr.link.records import Patch
+
+        if not isinstance(patch, Patch):
+            raise TypeError(
+                f"Host.apply takes a rust_hmr.Patch, not {type(patch).__name__}: after a "
+                "FullReload, build() again and start a new Host; after a CompileError, fix the "
+                "code and rebuild")
+        if patch.empty:
+            return None
+        linked = self.instantiate(patch.module, label=f"patch {patch.id}")
+        self.applied.append(patch.id)
         return linked
 
     # Internals

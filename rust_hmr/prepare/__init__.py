@@ -17,9 +17,11 @@ from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo, Reserved, Symbol
 from rust_hmr.prepare.symbols import (
     collect_data,
     collect_functions,
+    direct_callers,
     function_imports,
     require_linking,
     stack_pointer_global,
+    table_indices,
 )
 from rust_hmr.wasm.module import RELOC_PREFIX, WasmFile, parse
 
@@ -70,6 +72,8 @@ def prepare_module(
     if not tables:
         raise PrepareError("the main module has no function table (link with --export-table)")
     first_slot = tables[0].limits.minimum
+    slots_of = table_indices(wasm)  # read before the trampolines take over the entries
+    callers = direct_callers(wasm, linking)
     imported = len(function_imports(wasm))
     plan = trampolines.run(wasm, linking, hot, first_slot, imported)
     reserved = reserve.run(wasm, reserve_pages, first_slot + len(hot), spare_slots)
@@ -78,8 +82,12 @@ def prepare_module(
     wasm.sections = [s for s in wasm.sections
                      if s.name != "linking" and not s.name.startswith(RELOC_PREFIX)]
     out = wasm.to_bytes()
-    functions = [replace(f, hot=True, slot=plan[f.index].slot, trampoline=plan[f.index].index)
-                 if f.index in plan else f for f in functions]
+    functions = [
+        replace(f, hot=True, slot=plan[f.index].slot, trampoline=plan[f.index].index,
+                table_index=slots_of.get(f.index),
+                callers=tuple(sorted(callers.get(f.index, ()))))
+        if f.index in plan else replace(f, table_index=slots_of.get(f.index))
+        for f in functions]
     symbols = SymbolMap(functions, data_symbols, reserved, table_export, memory_export,
                         sp_export, module_blake3=blake3.blake3(out).hexdigest())
     return PreparedModule(out, symbols)

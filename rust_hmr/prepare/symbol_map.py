@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgpack
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class FunctionInfo:
     hot: bool = False
     slot: int | None = None
     trampoline: int | None = None
+    table_index: int | None = None  # where the module's own function pointers to it point
+    callers: tuple[int, ...] = ()  # functions that call it directly (hot functions only)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ class SymbolMap:
             raise ValueError(f"{path}: symbol map version {raw.get('version')}, expected "
                              f"{FORMAT_VERSION}: rebuild")
         functions = [FunctionInfo(**{**f, "params": tuple(f["params"]),
-                                     "results": tuple(f["results"]), "names": tuple(f["names"])})
+                                     "results": tuple(f["results"]), "names": tuple(f["names"]),
+                                     "callers": tuple(f["callers"])})
                      for f in raw.pop("functions")]
         data = [DataInfo(**d) for d in raw.pop("data")]
         reserved = Reserved(**raw.pop("reserved"))

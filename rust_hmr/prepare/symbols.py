@@ -8,6 +8,7 @@ zero-filled `.bss` that the data section leaves out, from the layout rule wasm-l
 (segments back to back, each aligned).
 """
 
+from bisect import bisect_right
 from collections import Counter
 
 from rust_hmr.prepare.errors import PrepareError
@@ -17,6 +18,7 @@ from rust_hmr.wasm.module import WasmFile
 from rust_hmr.wasm.sections.globals import Global
 from rust_hmr.wasm.sections.imports import ExternKind, Import
 from rust_hmr.wasm.sections.linking import Linking, SymbolKind
+from rust_hmr.wasm.sections.reloc import RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
 
@@ -111,3 +113,35 @@ def stack_pointer_global(linking: Linking) -> int:
         if sym.kind is SymbolKind.GLOBAL and sym.name == "__stack_pointer" and sym.defined:
             return sym.index or 0
     raise PrepareError("the main module defines no __stack_pointer global")
+
+
+def table_indices(wasm: WasmFile) -> dict[int, int]:
+    """function index -> the first table slot the module's element segments give it."""
+    out: dict[int, int] = {}
+    for seg in wasm.decoded("element", []):
+        start = seg.offset.i32_value() if seg.offset is not None else None
+        if start is None:
+            continue
+        for k, f in enumerate(seg.functions):
+            out.setdefault(f, start + k)
+    return out
+
+
+def direct_callers(wasm: WasmFile, linking: Linking) -> dict[int, set[int]]:
+    """callee -> the functions whose bodies call it directly, from the call relocations."""
+    code = wasm.get("code")
+    relocs = wasm.decoded("reloc.CODE")
+    if code is None or relocs is None:
+        return {}
+    first_defined = len(function_imports(wasm))
+    starts = [body.offset - code.offset for body in code.decode()]
+    out: dict[int, set[int]] = {}
+    for rel in relocs.entries:
+        if rel.type is not RelocType.FUNCTION_INDEX_LEB:
+            continue
+        callee = linking.symbols[rel.index].index
+        if callee is None:
+            continue
+        caller = first_defined + bisect_right(starts, rel.offset) - 1
+        out.setdefault(callee, set()).add(caller)
+    return out

@@ -53,7 +53,7 @@ def store_object(path: Path, store: Path) -> ObjectFile:
 def build_manifest(args: list[str], mode: str, store: Path) -> LinkManifest:
     output = args[args.index("-o") + 1] if "-o" in args else ""
     manifest = LinkManifest(mode=mode, crate=os.environ.get("CARGO_CRATE_NAME", ""),
-                            output=output)
+                            output=output, args=list(args))
     skip_next = False
     for i, arg in enumerate(args):
         if skip_next:

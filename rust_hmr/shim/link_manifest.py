@@ -46,6 +46,14 @@ class LinkManifest:
     objects: list[ObjectFile] = field(default_factory=list)
     rlibs: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    """The whole link line as rustc gave it (`-flavor` removed), to link again later."""
+
+    def relink_args(self) -> list[str]:
+        """The link line with each object replaced by its stored copy (rustc deleted the
+        originals), for linking a captured build without cargo."""
+        stored = {o.path: o.stored for o in self.objects}
+        return [stored.get(arg, arg) for arg in self.args]
 
     def dump(self, path: Path) -> None:
         data = msgpack.packb(asdict(self), use_bin_type=True)

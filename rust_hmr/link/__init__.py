@@ -1,0 +1,33 @@
+"""The patch linker: dirty codegen-unit objects in, one patch module (or a reason) out.
+
+`link_patch` runs on copies of the ledger's state and commits them only when the patch is
+made, so a refused patch leaves the ledger as it was.
+"""
+
+import copy
+
+import wasmtime
+
+from rust_hmr.link.ledger import Ledger
+from rust_hmr.link.linker import LinkedPatch, PatchLinker
+from rust_hmr.link.objects import ObjectView, load_object
+from rust_hmr.link.records import FullReload, Patch, PatchRefused
+from rust_hmr.prepare.symbol_map import SymbolMap
+
+__all__ = ["FullReload", "Ledger", "LinkedPatch", "ObjectView", "Patch", "PatchRefused",
+           "link_patch", "load_object"]
+
+_VALIDATOR = wasmtime.Engine()
+
+
+def link_patch(views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> LinkedPatch:
+    """Link `views` against the main module; raises PatchRefused with the reason when the
+    edit can't be patched safely. On success `ledger` holds the new placements."""
+    trial = copy.deepcopy(ledger)
+    linked = PatchLinker(views, symbols, trial).link()
+    try:
+        wasmtime.Module.validate(_VALIDATOR, linked.module)
+    except wasmtime.WasmtimeError as err:
+        raise PatchRefused(f"the patch did not validate (a rust-hmr bug): {err}") from None
+    ledger.__dict__.update(trial.__dict__)
+    return linked

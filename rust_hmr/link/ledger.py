@@ -1,0 +1,58 @@
+"""The ledger: what earlier patches placed in the reserved room, kept between patches.
+
+A static added during the session keeps its address (and so its value) in every later patch,
+and a function pointer that a patch introduced keeps its table slot. The ledger also knows
+which code is live for each codegen unit, so the next rebuild sends only what differs.
+"""
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import msgpack
+
+from rust_hmr.link.records import PatchRefused
+from rust_hmr.prepare.symbol_map import Reserved
+
+
+@dataclass
+class Ledger:
+    reserved: Reserved
+    memory_used: int = 0
+    slots_used: int = 0
+    statics: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> address, size
+    slots: dict[str, int] = field(default_factory=dict)  # function name -> table slot
+    objects: dict[str, str] = field(default_factory=dict)  # codegen unit -> live blake3
+    patches: int = 0
+
+    def place(self, size: int, alignment: int, what: str) -> int:
+        """An address for `size` new bytes aligned to `alignment` in the reserved pages."""
+        start = self.reserved.memory_start
+        address = -(-(start + self.memory_used) // alignment) * alignment
+        end = address + size
+        if end > start + self.reserved.memory_size:
+            raise PatchRefused(
+                f"the reserved memory for patches is used up ({self.reserved.memory_size:,} "
+                f"bytes) placing {what}: rebuild (or raise reserve_pages)")
+        self.memory_used = end - start
+        return address
+
+    def new_slot(self, what: str) -> int:
+        if self.slots_used >= self.reserved.table_size:
+            raise PatchRefused(
+                f"the spare table slots for patches are used up ({self.reserved.table_size:,}) "
+                f"placing {what}: rebuild (or raise spare_slots)")
+        self.slots_used += 1
+        return self.reserved.table_start + self.slots_used - 1
+
+    def dump(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(msgpack.packb(asdict(self), use_bin_type=True))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Ledger":
+        raw = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+        raw["reserved"] = Reserved(**raw["reserved"])
+        raw["statics"] = {k: (v[0], v[1]) for k, v in raw["statics"].items()}
+        return cls(**raw)

@@ -1,0 +1,42 @@
+"""What a rebuild gives: a `Patch` to apply, or a `FullReload` with its reason."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A patch module that runs against the live main module; instantiating it applies it.
+
+    `functions` names (demangled) the functions whose slots it writes. A patch with no
+    functions means nothing changed. `ledger_*` say how much of the reserved room is in use
+    after it.
+    """
+
+    id: int
+    module: bytes
+    functions: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    placed_bytes: int = 0
+    ledger_memory_used: int = 0
+    ledger_slots_used: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.functions and not self.placed_bytes
+
+
+@dataclass(frozen=True)
+class FullReload:
+    """The edit can't be patched safely; `reason` says why, naming the symbol."""
+
+    reason: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class PatchRefused(Exception):
+    """Raised inside the linker when a patch would not be safe; becomes a FullReload."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
