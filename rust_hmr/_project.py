@@ -25,8 +25,8 @@ from rust_hmr.link import (
     Patch,
     PatchRefused,
     link_patch,
-    load_object,
 )
+from rust_hmr.link.objects import load_object_cached
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -215,7 +215,8 @@ class Project:
     def _object_view(self, obj: ObjectFile) -> ObjectView:
         view = self._views.get(obj.blake3)
         if view is None:
-            view = load_object(Path(obj.path).name, Path(obj.stored).read_bytes())
+            view = load_object_cached(Path(obj.path).name, Path(obj.stored), obj.blake3,
+                                      self.out_dir / "parsed")
             self._views[obj.blake3] = view
         return view
 

@@ -185,7 +185,7 @@ class PatchLinker:
                     continue
                 self.table_entries[main.slot] = self.function_of(o, sym)
                 written.append(main.demangled.rsplit("::h", 1)[0])
-        return written
+        return list(dict.fromkeys(written))  # generic instances share a name
 
     def _check_signature_change(self, main: FunctionInfo, dirty: set[int],
                                 new_type: FuncType) -> None:

@@ -1,13 +1,25 @@
 """A relocatable object decoded for the patch linker: only the sections it needs."""
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
 
 from rust_hmr.wasm.module import WasmFile, parse
 from rust_hmr.wasm.sections.code import FunctionBody
+from rust_hmr.wasm.sections.common import GlobalType, ValType
 from rust_hmr.wasm.sections.data import DataSegment
 from rust_hmr.wasm.sections.imports import ExternKind, Import
-from rust_hmr.wasm.sections.linking import Linking
-from rust_hmr.wasm.sections.reloc import Relocation
+from rust_hmr.wasm.sections.linking import (
+    Linking,
+    SegmentInfo,
+    Symbol,
+    SymbolFlags,
+    SymbolKind,
+)
+from rust_hmr.wasm.sections.reloc import Relocation, RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
 
@@ -70,3 +82,77 @@ def load_object(name: str, data: bytes) -> ObjectView:
         code_relocs=_relocs_for(wasm, "code"),
         data_relocs=_relocs_for(wasm, "data"),
     )
+
+
+# The parsed form of an object, cached as msgpack by the object's blake3: symbols, segment
+# info and relocations as plain tuples, bodies and data as offsets into the object's bytes.
+CACHE_VERSION = 1
+
+
+def to_record(view: ObjectView) -> dict[str, Any]:
+    linking = view.linking
+    return {
+        "v": CACHE_VERSION,
+        "name": view.name,
+        "types": [[[int(t) for t in f.params], [int(t) for t in f.results]] for f in view.types],
+        "fimports": [[i.module, i.field, i.desc] for i in view.function_imports],
+        "gimports": [[i.module, i.field, int(i.desc.valtype), i.desc.mutable]  # type: ignore[union-attr]
+                     for i in view.global_imports],
+        "defined": view.defined,
+        "bodies": [[b.offset, len(b.data)] for b in view.bodies],
+        "code_base": view.code_base,
+        "segments": [[s.flags, s.data_offset, len(s.data)] for s in view.segments],
+        "data_base": view.data_base,
+        "symbols": [[int(s.kind), int(s.flags), s.name, s.index, s.segment, s.offset, s.size]
+                    for s in linking.symbols],
+        "segment_info": [[s.name, s.alignment, s.flags] for s in linking.segments],
+        "code_relocs": [list(r) for r in view.code_relocs],
+        "data_relocs": [list(r) for r in view.data_relocs],
+    }
+
+
+def from_record(record: dict[str, Any], data: bytes) -> ObjectView:
+    """The view a record describes; `data` is the object's bytes (for bodies and segments)."""
+    def reloc(row: list[int]) -> Relocation:
+        return Relocation(RelocType(row[0]), row[1], row[2], row[3])
+
+    return ObjectView(
+        name=record["name"],
+        types=[FuncType(tuple(map(ValType, p)), tuple(map(ValType, r)))
+               for p, r in record["types"]],
+        function_imports=[Import(m, f, ExternKind.FUNCTION, t) for m, f, t in record["fimports"]],
+        global_imports=[Import(m, f, ExternKind.GLOBAL, GlobalType(ValType(v), mut))
+                        for m, f, v, mut in record["gimports"]],
+        defined=record["defined"],
+        bodies=[FunctionBody(o, data[o : o + n]) for o, n in record["bodies"]],
+        code_base=record["code_base"],
+        segments=[DataSegment(flags, 0, None, data[o : o + n], o)
+                  for flags, o, n in record["segments"]],
+        data_base=record["data_base"],
+        linking=Linking(
+            symbols=[Symbol(SymbolKind(k), SymbolFlags(f), n, i, sg, of, sz)
+                     for k, f, n, i, sg, of, sz in record["symbols"]],
+            segments=[SegmentInfo(n, a, f) for n, a, f in record["segment_info"]]),
+        code_relocs=[reloc(r) for r in record["code_relocs"]],
+        data_relocs=[reloc(r) for r in record["data_relocs"]],
+    )
+
+
+def load_object_cached(name: str, path: Path, blake3_hex: str, cache_dir: Path) -> ObjectView:
+    """`load_object`, through a msgpack cache of the parsed form keyed by the object's hash.
+    A cache file that does not decode is ignored and written again."""
+    data = path.read_bytes()
+    cached = cache_dir / f"{blake3_hex}.msgpack"
+    if cached.exists():
+        try:
+            record = msgpack.unpackb(cached.read_bytes(), raw=False)
+            if record.get("v") == CACHE_VERSION:
+                return from_record(record, data)
+        except (ValueError, KeyError, TypeError, IndexError, msgpack.UnpackException):
+            pass
+    view = load_object(name, data)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(msgpack.packb(to_record(view), use_bin_type=True))
+    os.replace(tmp, cached)
+    return view
