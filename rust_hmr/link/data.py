@@ -11,6 +11,7 @@
 Anonymous symbols (`.L...`, `anon....`) are never matched by name.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rust_hmr.link.ledger import Ledger
@@ -26,6 +27,10 @@ _READ_ONLY = (".rodata", ".data.rel.ro")
 
 def is_anonymous(name: str) -> bool:
     return name.startswith(_ANONYMOUS)
+
+
+def _path(name: str) -> str:
+    return demangle_or_raw(name, hash=False)
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,11 @@ class DataResolver:
         self.views = views
         self.ledger = ledger
         self.main: dict[str, DataInfo] = {}
+        self.main_paths: dict[str, str] = {}  # demangled path without hash -> mangled name
         for info in symbols.data:
             self.main.setdefault(info.name, info)
+            if not is_anonymous(info.name) and info.writable:
+                self.main_paths.setdefault(_path(info.name), info.name)
 
     def _existing(self, name: str) -> tuple[int, int] | None:
         """(address, size) of a named static the app already has, in main or the ledger."""
@@ -96,7 +104,7 @@ class DataResolver:
                 for sym, (address, old_size) in found:
                     if old_size != (sym.size or 0):
                         raise PatchRefused(
-                            f"static {demangle_or_raw(sym.name or '', hash=False)} changed size "
+                            f"static {_path(sym.name or '')} changed size "
                             f"from {old_size} to {sym.size} bytes: its state can't be kept")
                     bases.add(address - (sym.offset or 0))
                 if len(bases) != 1 or len(found) != len(named):
@@ -106,6 +114,8 @@ class DataResolver:
             sym, (address, old_size) = named[0]
             if old_size == (sym.size or 0) == size and (sym.offset or 0) == 0:
                 return address, True  # same-size constant: rewrite it where everyone reads it
+        if not read_only:
+            self._refuse_retyped(s for s, _ in named)
         address = self.ledger.place(size, 1 << info.alignment, info.name)
         if not read_only:
             for sym in (s for s, _ in named):
@@ -113,6 +123,18 @@ class DataResolver:
                     self.ledger.statics[sym.name] = (address + (sym.offset or 0), sym.size or 0)
         zero_fill = info.name.startswith(".bss")  # reserved pages are still zero: skip writing
         return address, not zero_fill
+
+    def _refuse_retyped(self, symbols: Iterable[Symbol]) -> None:
+        """A "new" static whose path the main module already has is the old one with another
+        type (rustc's symbol hash covers the type): its state can't carry over."""
+        for sym in symbols:
+            if not sym.name or is_anonymous(sym.name):
+                continue
+            old = self.main_paths.get(_path(sym.name))
+            if old is not None and old != sym.name:
+                raise PatchRefused(
+                    f"static {_path(sym.name)} changed its type (now {sym.size} bytes, was "
+                    f"{self.main[old].size}): its state can't be kept")
 
     def _resolve_undefined(self, addresses: dict[tuple[int, int], int]) -> None:
         defined: dict[str, int] = {}

@@ -175,6 +175,10 @@ class PatchLinker:
                 if sym.kind is not SymbolKind.FUNCTION or not sym.defined or sym.local:
                     continue
                 main = self._main_function(sym.name or "")
+                if main is None and not (sym.name or "").startswith(("_ZN", "_R")):
+                    raise PatchRefused(
+                        f"new exported function {sym.name}: the host must load the app again "
+                        "to call it")
                 if main is None or not main.hot or main.slot is None:
                     continue
                 new_type = view.types[view.defined[(sym.index or 0) - view.first_defined]]
