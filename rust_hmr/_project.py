@@ -48,7 +48,7 @@ from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
 
 EMPTY_MODULE = b"\0asm\x01\0\0\0"
-_PREPARE_VERSION = 2  # bump when the rewrite changes, so stale prepared modules are redone
+_PREPARE_VERSION = 3  # bump when the rewrite changes, so stale prepared modules are redone
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class DataResolver:
         for info in symbols.data:
             self.main.setdefault(info.name, info)
             if not is_anonymous(info.name) and info.writable:
-                self.main_paths.setdefault(_path(info.name), info.name)
+                self.main_paths.setdefault(info.path, info.name)
 
     def _existing(self, name: str) -> tuple[int, int] | None:
         """(address, size) of a named static the app already has, in main or the ledger."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgpack
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class DataInfo:
     size: int
     segment: str
     local: bool
+    path: str = ""  # demangled without the hash: the same item across type changes
 
     @property
     def writable(self) -> bool:

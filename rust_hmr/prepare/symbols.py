@@ -103,6 +103,7 @@ def collect_data(wasm: WasmFile, linking: Linking) -> list[DataInfo]:
         segment = sym.segment or 0
         out.append(DataInfo(
             name=sym.name, demangled=demangle_or_raw(sym.name),
+            path=demangle_or_raw(sym.name, hash=False),
             address=bases[segment] + (sym.offset or 0), size=sym.size or 0,
             segment=linking.segments[segment].name, local=sym.local))
     return out
