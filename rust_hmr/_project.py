@@ -183,6 +183,7 @@ class Project:
         manifest = LinkManifest.load(self.manifest_path)
         dirty = [o for o in manifest.objects if ledger.objects.get(o.path) != o.blake3]
         if not dirty:
+            timings["link"] = time.perf_counter() - start
             return Patch(ledger.patches, EMPTY_MODULE, timings=timings,
                          ledger_memory_used=ledger.memory_used,
                          ledger_slots_used=ledger.slots_used)

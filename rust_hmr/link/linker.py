@@ -167,28 +167,35 @@ class PatchLinker:
     # hot functions
 
     def _slot_writes(self) -> list[str]:
+        """Write every hot function the patch defines into its slot(s).
+
+        A global symbol names one function of the main module. A unit-local one (a method only
+        its unit's vtable uses, an `#[inline]` copy) may name several, one per unit that
+        instantiated it: the same source function, so each same-typed slot gets the new code.
+        Old pointers to it (vtables, stored callbacks) go through those slots."""
         written = []
         dirty_main = {f.index for name in self.defined_by_name
-                      if (f := self._main_function(name)) is not None}
+                      for f in self.symbols.functions_named(name)}
         for o, view in enumerate(self.views):
             for sym in view.linking.symbols:
-                if sym.kind is not SymbolKind.FUNCTION or not sym.defined or sym.local:
+                if sym.kind is not SymbolKind.FUNCTION or not sym.defined or not sym.name:
                     continue
-                main = self._main_function(sym.name or "")
-                if main is None and not (sym.name or "").startswith(("_ZN", "_R")):
+                mains = [f for f in self.symbols.functions_named(sym.name)
+                         if f.hot and f.slot is not None]
+                if not sym.local and not self.symbols.functions_named(sym.name) \
+                        and not sym.name.startswith(("_ZN", "_R")):
                     raise PatchRefused(
                         f"new exported function {sym.name}: the host must load the app again "
                         "to call it")
-                if main is None or not main.hot or main.slot is None:
-                    continue
                 new_type = view.types[view.defined[(sym.index or 0) - view.first_defined]]
-                old_type = (tuple(main.params), tuple(main.results))
-                if (tuple(map(str, new_type.params)), tuple(map(str, new_type.results))) \
-                        != old_type:
-                    self._check_signature_change(main, dirty_main, new_type)
-                    continue
-                self.table_entries[main.slot] = self.function_of(o, sym)
-                written.append(main.demangled.rsplit("::h", 1)[0])
+                signature = (tuple(map(str, new_type.params)), tuple(map(str, new_type.results)))
+                for main in mains:
+                    if signature != (tuple(main.params), tuple(main.results)):
+                        if not sym.local:
+                            self._check_signature_change(main, dirty_main, new_type)
+                        continue
+                    self.table_entries[main.slot] = self.function_of(o, sym)  # type: ignore[index]
+                    written.append(main.demangled.rsplit("::h", 1)[0])
         return list(dict.fromkeys(written))  # generic instances share a name
 
     def _check_signature_change(self, main: FunctionInfo, dirty: set[int],

@@ -82,13 +82,25 @@ class SymbolMap:
     stack_pointer_export: str
     module_blake3: str = ""
     version: int = FORMAT_VERSION
-    _by_name: dict[str, FunctionInfo] = field(default_factory=dict, repr=False, compare=False)
+    _by_name: dict[str, list[FunctionInfo]] = field(default_factory=dict, repr=False,
+                                                    compare=False)
+
+    def functions_named(self, name: str) -> list[FunctionInfo]:
+        """Every function with this mangled name. Several when a unit-local function (an
+        `#[inline]` copy, a method only a vtable uses) was instantiated in several units:
+        the same source function each time."""
+        if not self._by_name:
+            for f in self.functions:
+                for n in (f.name, *f.names):
+                    self._by_name.setdefault(n, []).append(f)
+        return self._by_name.get(name, [])
 
     def function(self, name: str) -> FunctionInfo:
         """A function by any of its mangled names; KeyError if the module has none such."""
-        if not self._by_name:
-            self._by_name = {n: f for f in self.functions for n in (f.name, *f.names)}
-        return self._by_name[name]
+        found = self.functions_named(name)
+        if not found:
+            raise KeyError(name)
+        return found[0]
 
     @property
     def hot(self) -> list[FunctionInfo]:

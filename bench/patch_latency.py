@@ -1,0 +1,309 @@
+"""Patch latency: from saving a file to the new code answering, against a full reload.
+
+    .venv/bin/python bench/patch_latency.py [--runs 10] [--scale-runs 5] [--modules 10 200]
+
+Part 1, on examples/counter and examples/signals (temporary copies, built once): an edit to one
+function body, alternating between two variants so that every save is a real change, N times.
+Medians of:
+  patch path   write the file -> Project.rebuild() -> Host.apply(patch) -> the call answers
+               with the new value. Split into cargo/rustc (patch.timings["cargo"]) and our own
+               part (everything else: hashing, parsing, linking, validating, instantiating);
+               "link" is rebuild()'s own share of our part, "apply" Host.apply's
+  full path    the same kind of edit -> Project.build() -> a new Host (compiled afresh, as a
+               page reload would) -> the same call, the app's state lost
+Part 2: generated std-only crates of 10 and 200 modules (each module a few functions and a
+static), built once each; then one module's function is edited M times. Our own part's median
+for both sizes and their ratio: a patch should cost what the edit touches, not the app's size.
+Goals: our part < 30 ms median on counter; the patch path <= 1/3 of the full path; our part
+grows < 1.5x from 10 to 200 modules.
+"""
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rust_hmr import CompileError, FullReload, Patch, Project
+from rust_hmr.host import Host
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Case:
+    """An edit to one function body: `variants[0]` is the source's text, `variants[1]` the
+    other one. `answer(host, fresh)` makes the call that shows which variant runs (`fresh`: a
+    new Host whose app has not started yet); `expected[i]` is its answer under variant i."""
+
+    example: str
+    file: str
+    variants: tuple[str, str]
+    answer: Callable[[Host, bool], object]
+    expected: tuple[object, object]
+    setup: Callable[[Host], object] = lambda host: None
+
+
+def counter_answer(host: Host, fresh: bool) -> object:
+    return host.call("preview_add", 5)
+
+
+def signals_answer(host: Host, fresh: bool) -> object:
+    if fresh:
+        host.call("app_init")
+    host.call("app_click")  # a render, with the current `view`
+    text = host.read_str(host.call("app_render_ptr"), host.call("app_render_len"))
+    return text.split(",")[0]
+
+
+CASES = [
+    Case("counter", "lib.rs", ("    get() + n\n", "    get() + n * 2\n"), counter_answer,
+         (5, 10)),
+    Case("signals", "app.rs", ('format!("Hello, {}! count = {}", name, count)',
+                               'format!("Hi, {}! count = {}", name, count)'),
+         signals_answer, ("Hello", "Hi"), setup=lambda host: host.call("app_init")),
+]
+
+
+@dataclass
+class Samples:
+    cargo: list[float] = field(default_factory=list)
+    link: list[float] = field(default_factory=list)
+    apply: list[float] = field(default_factory=list)
+    ours: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    full: list[float] = field(default_factory=list)
+    patch_bytes: list[int] = field(default_factory=list)
+
+
+def ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if text.count(old) != 1:
+        raise SystemExit(f"{path}: {old!r} occurs {text.count(old)} times")
+    path.write_text(text.replace(old, new))
+
+
+def describe(result: object) -> str:
+    if isinstance(result, FullReload):
+        return f"FullReload: {result.reason}"
+    if isinstance(result, CompileError):
+        return f"CompileError:\n{result.stderr}"
+    return repr(result)[:200]
+
+
+class Editor:
+    """Saves one file, alternating between two variants of one piece of text."""
+
+    def __init__(self, path: Path, variants: tuple[str, str]) -> None:
+        self.path = path
+        self.variants = variants
+        self.current = 0
+
+    def save_next(self) -> int:
+        new = 1 - self.current
+        replace(self.path, self.variants[self.current], self.variants[new])
+        self.current = new
+        return new
+
+
+def patch_once(project: Project, host: Host, editor: Editor,
+               answer: Callable[[], object], expected: tuple[object, object],
+               samples: Samples) -> None:
+    """One save through the patch path, timed from the write to the new answer."""
+    start = time.perf_counter()
+    variant = editor.save_next()
+    result = project.rebuild()
+    if not isinstance(result, Patch) or not result.functions:
+        raise SystemExit(f"{editor.path.name}: expected a patch, got {describe(result)}")
+    applied = time.perf_counter()
+    host.apply(result)
+    apply = time.perf_counter() - applied
+    got = answer()
+    total = time.perf_counter() - start
+    if got != expected[variant]:
+        raise SystemExit(f"{editor.path.name}: after patch {result.id} the app answers "
+                         f"{got!r}, expected {expected[variant]!r}")
+    samples.cargo.append(result.timings["cargo"])
+    samples.link.append(result.timings.get("link", 0.0))
+    samples.apply.append(apply)
+    samples.ours.append(total - result.timings["cargo"])
+    samples.total.append(total)
+    samples.patch_bytes.append(len(result.module))
+
+
+def run_case(case: Case, tmp: Path, runs: int) -> Samples:
+    crate = Path(shutil.copytree(ROOT / "examples" / case.example, tmp / case.example,
+                                 ignore=shutil.ignore_patterns("target")))
+    project = Project(crate)
+    host = Host(project.build())
+    case.setup(host)
+    editor = Editor(crate / "src" / case.file, case.variants)
+    samples = Samples()
+    for _ in range(runs):
+        patch_once(project, host, editor, lambda: case.answer(host, False), case.expected,
+                   samples)
+    for _ in range(runs):
+        start = time.perf_counter()
+        variant = editor.save_next()
+        fresh = Host(project.build(), use_cache=False)
+        got = case.answer(fresh, True)
+        samples.full.append(time.perf_counter() - start)
+        if got != case.expected[variant]:
+            raise SystemExit(f"{case.example}: after a full build the app answers {got!r}, "
+                             f"expected {case.expected[variant]!r}")
+    return samples
+
+
+# Part 2: generated crates
+
+CARGO_TOML = """[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+"""
+
+MODULE_RS = """//! Generated module {i}: a few functions and a static.
+
+use std::sync::atomic::{{AtomicI32, Ordering}};
+
+static TOTAL: AtomicI32 = AtomicI32::new({i});
+
+pub fn step(n: i32) -> i32 {{
+    n + 1
+}}
+
+pub fn bump(n: i32) -> i32 {{
+    TOTAL.fetch_add(step(n), Ordering::SeqCst) + step(n)
+}}
+
+pub fn describe(n: i32) -> String {{
+    format!("module {i}: {{}}", bump(n))
+}}
+
+pub fn run(n: i32) -> i32 {{
+    describe(n).len() as i32 + TOTAL.load(Ordering::SeqCst)
+}}
+"""
+
+LIB_RS = """//! Generated crate of {count} modules.
+
+{mods}
+
+/// `step(n)` of module `module`.
+#[no_mangle]
+pub extern "C" fn probe(module: i32, n: i32) -> i32 {{
+    match module {{
+{probe_arms}
+        _ => -1,
+    }}
+}}
+
+/// `run(n)` of module `module`.
+#[no_mangle]
+pub extern "C" fn run(module: i32, n: i32) -> i32 {{
+    match module {{
+{run_arms}
+        _ => -1,
+    }}
+}}
+"""
+
+STEP_VARIANTS = ("    n + 1\n", "    n + 2\n")
+
+
+def generate_crate(root: Path, modules: int) -> Path:
+    crate = root / f"gen{modules}"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(CARGO_TOML.format(name=f"gen{modules}"))
+    for i in range(modules):
+        (crate / "src" / f"m{i:03}.rs").write_text(MODULE_RS.format(i=i))
+    (crate / "src" / "lib.rs").write_text(LIB_RS.format(
+        count=modules,
+        mods="\n".join(f"mod m{i:03};" for i in range(modules)),
+        probe_arms="\n".join(f"        {i} => m{i:03}::step(n)," for i in range(modules)),
+        run_arms="\n".join(f"        {i} => m{i:03}::run(n)," for i in range(modules)),
+    ))
+    return crate
+
+
+def run_scale(modules: int, tmp: Path, runs: int) -> tuple[Samples, float]:
+    crate = generate_crate(tmp, modules)
+    start = time.perf_counter()
+    project = Project(crate)
+    host = Host(project.build())
+    built = time.perf_counter() - start
+    target = modules // 2
+    for k in range(modules):  # the app runs: every module's static moves
+        host.call("run", k, 1)
+    editor = Editor(crate / "src" / f"m{target:03}.rs", STEP_VARIANTS)
+    samples = Samples()
+    for _ in range(runs):
+        patch_once(project, host, editor, lambda: host.call("probe", target, 10), (11, 12),
+                   samples)
+    if host.call("probe", 0, 10) != 11 or host.call("run", 0, 1) <= 0:
+        raise SystemExit(f"gen{modules}: the untouched modules changed")
+    return samples, built
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="saves per example and path")
+    parser.add_argument("--scale-runs", type=int, default=5, help="saves per generated crate")
+    parser.add_argument("--modules", type=int, nargs=2, default=[10, 200],
+                        metavar=("SMALL", "LARGE"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {case.example: run_case(case, Path(tmp), args.runs) for case in CASES}
+        print(f"Part 1: one function body edited, median of {args.runs} saves (ms)")
+        print(f"  {'example':<9} {'cargo':>7} {'link':>7} {'apply':>7} {'ours':>7} "
+              f"{'patch path':>11} {'full path':>10} {'patch/full':>11} {'patch size':>11}")
+        for name, s in results.items():
+            ratio = ms(s.total) / ms(s.full)
+            print(f"  {name:<9} {ms(s.cargo):7.1f} {ms(s.link):7.1f} {ms(s.apply):7.1f} "
+                  f"{ms(s.ours):7.1f} {ms(s.total):11.1f} {ms(s.full):10.1f} {ratio:11.2f} "
+                  f"{statistics.median(s.patch_bytes) / 1000:9.1f} KB")
+
+        small, large = args.modules
+        scale = {n: run_scale(n, Path(tmp), args.scale_runs) for n in (small, large)}
+        print(f"\nPart 2: generated crates, one module's function edited, median of "
+              f"{args.scale_runs} saves (ms)")
+        print(f"  {'modules':>7} {'first build':>12} {'cargo':>7} {'link':>7} {'apply':>7} "
+              f"{'ours':>7} {'patch size':>11}")
+        for n, (s, built) in scale.items():
+            print(f"  {n:>7} {built * 1000:12.0f} {ms(s.cargo):7.1f} {ms(s.link):7.1f} "
+                  f"{ms(s.apply):7.1f} {ms(s.ours):7.1f} "
+                  f"{statistics.median(s.patch_bytes) / 1000:9.1f} KB")
+        growth = ms(scale[large][0].ours) / ms(scale[small][0].ours)
+        print(f"  our part, {large} vs {small} modules: {growth:.2f}x")
+
+        counter = results["counter"]
+        print("\nGoals")
+        print(f"  our part < 30 ms median on counter: {ms(counter.ours):.1f} ms, "
+              f"{verdict(ms(counter.ours) < 30)}")
+        for name, s in results.items():
+            ratio = ms(s.total) / ms(s.full)
+            print(f"  patch path <= 1/3 of the full path ({name}): {ratio:.2f}, "
+                  f"{verdict(ratio <= 1 / 3)}")
+        print(f"  our part grows < 1.5x from {small} to {large} modules: {growth:.2f}x, "
+              f"{verdict(growth < 1.5)}")
+
+
+if __name__ == "__main__":
+    main()

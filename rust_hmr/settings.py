@@ -1,0 +1,245 @@
+"""A crate's rust-hmr settings: `[package.metadata.rust-hmr]` in its Cargo.toml.
+
+Each setting has one entry in `SETTINGS` (its Cargo.toml key, kind, default and help); the
+command-line options of `doit bundle`, `doit dev` and `rust-hmr bundle` are generated from that
+table, so a setting is spelled the same everywhere. Where a value comes from, last one wins:
+
+    default < Cargo.toml < environment (the cache settings) < dodo.py < command line
+
+```toml
+[package.metadata.rust-hmr]
+dist-dir = "public"
+wasm-opt = "-Oz"
+remote-cache = "http://cache.internal:8080/rust-hmr"
+```
+
+Exceptions: `SettingsError` (a ValueError) names the setting, where the bad value came from,
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "parse_size",
+]
+
+METADATA_KEY = "rust-hmr"
+
+
+class SettingsError(ValueError):
+    """A setting's value is malformed, or Cargo.toml names a setting that does not exist."""
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from `1000000`, `"512 MiB"`, `"2G"`, `"10 kB"` (k/M/G are powers of 1024 too)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError("a size can't be negative")
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
+    if match is None:
+        raise ValueError(f"expected a size such as 2GiB or 500MB, got {text!r}")
+    scale = 1024 ** " KMGT".index(match[2].upper() or " ")
+    return int(float(match[1]) * scale)
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    try:
+        number = int(str(value).strip(), 10) if not isinstance(value, int) else value
+    except ValueError:
+        raise ValueError(f"expected an integer, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"expected a non-negative integer, got {number}")
+    return number
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _parse_wasm_opt(value: Any) -> str:
+    """wasm-opt's arguments, or "" for off: `true` is "-O", `false`/"off" is ""."""
+    if isinstance(value, bool):
+        return "-O" if value else ""
+    text = str(value).strip()
+    if text.lower() in ("false", "off", "no", "0", "none", ""):
+        return ""
+    if text.lower() in ("true", "on", "yes", "1"):
+        return "-O"
+    return text
+
+
+def _parse_strip(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("debug", "all", "none"):
+        raise ValueError(f"expected debug, all or none, got {value!r}")
+    return text
+
+
+def _parse_port(value: Any) -> int:
+    port = _parse_int(value)
+    if port > 65535:
+        raise ValueError(f"expected a port number up to 65535, got {port}")
+    return port
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its Cargo.toml key, how to read a value, its default and its help."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    metavar: str
+    env: str | None = None  # an environment variable that overrides Cargo.toml
+
+    @property
+    def attr(self) -> str:
+        """The Settings attribute (and option name): the key with dashes as underscores."""
+        return self.key.replace("-", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("dist-dir", _parse_str, "dist", "Where `bundle` writes the app, relative to the "
+            "crate.", "DIR"),
+    Setting("static-dir", _parse_str, "static", "Assets copied into the bundle under hashed "
+            "names (an index.html there is the page template).", "DIR"),
+    Setting("wasm-opt", _parse_wasm_opt, "-O", "Arguments for binaryen's wasm-opt on the "
+            "release module, or false; skipped when wasm-opt is not installed.", "ARGS"),
+    Setting("strip", _parse_strip, "debug", "Custom sections to drop from the release module: "
+            "debug (DWARF), all (names too) or none.", "WHAT"),
+    Setting("reserve-pages", _parse_int, 64, "Memory pages (64 KiB) kept for data that patches "
+            "add (dev builds).", "N"),
+    Setting("spare-slots", _parse_int, 4096, "Table slots kept for function pointers that "
+            "patches add (dev builds).", "N"),
+    Setting("cache-dir", _parse_str, "target/rust-hmr/cache", "The local artifact cache, "
+            "relative to the crate; several crates may share one.", "DIR"),
+    Setting("cache-max-size", parse_size, parse_size("2GiB"), "Size bound of the local cache; "
+            "the least recently used entries go first.", "SIZE"),
+    Setting("remote-cache", _parse_str, "", "Base URL of a shared HTTP cache (GET/PUT of "
+            "<url>/ac/<key> and <url>/cas/<hash>); empty for none.", "URL",
+            env="RUST_HMR_REMOTE_CACHE"),
+    Setting("cache-read-only", _parse_bool, False, "Read the remote cache, never write to it "
+            "(untrusted jobs).", "BOOL", env="RUST_HMR_CACHE_READ_ONLY"),
+    Setting("host", _parse_str, "127.0.0.1", "Address the dev server listens on.", "ADDR"),
+    Setting("port", _parse_port, 8000, "Port of the dev server.", "PORT"),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A crate's settings after every source was applied; `origin` says where each came from."""
+
+    dist_dir: str = "dist"
+    static_dir: str = "static"
+    wasm_opt: str = "-O"
+    strip: str = "debug"
+    reserve_pages: int = 64
+    spare_slots: int = 4096
+    cache_dir: str = "target/rust-hmr/cache"
+    cache_max_size: int = 2 * 1024**3
+    remote_cache: str = ""
+    cache_read_only: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    origin: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def path(self, crate_dir: Path, attr: str) -> Path:
+        """A directory setting (`dist_dir`, `static_dir`, `cache_dir`) resolved against the
+        crate directory."""
+        return (crate_dir / getattr(self, attr)).resolve()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The values by Cargo.toml key."""
+        return {s.key: getattr(self, s.attr) for s in SETTINGS}
+
+
+def read_metadata(crate_dir: Path) -> dict[str, Any]:
+    """The `[package.metadata.rust-hmr]` table of the crate's Cargo.toml ({} when absent)."""
+    manifest = crate_dir / "Cargo.toml"
+    try:
+        data = tomllib.loads(manifest.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise SettingsError(f"cannot read {manifest}: {err}") from None
+    table = data.get("package", {}).get("metadata", {}).get(METADATA_KEY, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{manifest}: [package.metadata.{METADATA_KEY}] must be a table")
+    return table
+
+
+def load_settings(
+    crate_dir: Path | str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    origin: str = "command line",
+) -> Settings:
+    """The crate's settings: defaults, then Cargo.toml, then the environment, then
+    `overrides` (by key, `dist-dir`, or attribute, `dist_dir`; None values are skipped)."""
+    crate_dir = Path(crate_dir)
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for key, value in read_metadata(crate_dir).items():
+        setting = _lookup(key, f"{crate_dir / 'Cargo.toml'} [package.metadata.{METADATA_KEY}]")
+        values[setting.attr] = _checked(setting, value, "Cargo.toml")
+        where[setting.attr] = "Cargo.toml"
+    for setting in SETTINGS:
+        if setting.env and env.get(setting.env):
+            values[setting.attr] = _checked(setting, env[setting.env], setting.env)
+            where[setting.attr] = setting.env
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        setting = _lookup(key, origin)
+        values[setting.attr] = _checked(setting, value, origin)
+        where[setting.attr] = origin
+    return Settings(**values, origin=where)
+
+
+def _lookup(key: str, place: str) -> Setting:
+    setting = _BY_KEY.get(key.replace("_", "-"))
+    if setting is None:
+        close = difflib.get_close_matches(key, _BY_KEY, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(_BY_KEY)
+        raise SettingsError(f"{place}: unknown setting {key!r}{hint}; known: {known}")
+    return setting
+
+
+def _checked(setting: Setting, value: Any, origin: str) -> Any:
+    try:
+        return setting.parse(value)
+    except ValueError as err:
+        raise SettingsError(f"{setting.key} (from {origin}): {err}") from None
