@@ -26,7 +26,7 @@ from rust_hmr.link import (
     PatchRefused,
     link_patch,
 )
-from rust_hmr.link.objects import load_object_cached
+from rust_hmr.link.objects import function_fingerprints, load_object_cached
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -44,6 +44,7 @@ from rust_hmr.shim import (
     write_launcher,
 )
 from rust_hmr.toolchain import Toolchain, find_toolchain
+from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
 
@@ -193,6 +194,7 @@ class Project:
         except PatchRefused as refused:
             timings["link"] = time.perf_counter() - start
             return FullReload(refused.reason, timings)
+        changed = self._changed_functions(dirty, ledger)
         ledger.objects.update({o.path: o.blake3 for o in dirty})
         ledger.patches += 1
         ledger.dump(self.ledger_path)
@@ -202,7 +204,21 @@ class Project:
         timings["link"] = time.perf_counter() - start
         return Patch(ledger.patches, linked.module, linked.functions,
                      tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
-                     ledger.memory_used, ledger.slots_used)
+                     ledger.memory_used, ledger.slots_used, changed)
+
+    def _changed_functions(self, dirty: list[ObjectFile], ledger: Ledger) -> tuple[str, ...]:
+        """Demangled names of the functions whose code differs from the live version."""
+        store = self.out_dir / "objects"
+        changed: list[str] = []
+        for obj in dirty:
+            new = function_fingerprints(self._object_view(obj))
+            previous = ledger.objects.get(obj.path)
+            old_path = store / f"{previous}.o"
+            old = {} if previous is None or not old_path.exists() else function_fingerprints(
+                self._object_view(ObjectFile(obj.path, previous, 0, str(old_path))))
+            changed += [demangle_or_raw(name, hash=False) for name, code in new.items()
+                        if old.get(name) != code]
+        return tuple(dict.fromkeys(changed))
 
     def _state(self) -> tuple[SymbolMap, Ledger]:
         """The last build's symbol map and the ledger, from memory or from disk."""

@@ -123,6 +123,7 @@ def test_function_body(tmp_path: Path) -> None:
                      "let value = COUNT.fetch_add(2 * n, Ordering::SeqCst) + 2 * n;"))
     assert patch.id == 1
     assert "add" in s.functions(patch)  # #[no_mangle]: the symbol is the plain name
+    assert patch.changed == ("add",)  # the unit's other functions are re-sent, not changed
     assert s.call("get") == 7  # the static kept its value
     assert s.call("history_len") == 4 and s.call("history_sum") == 1 + 2 + 3 + 7
     assert s.call("increment") == 9  # increment calls add directly: through its slot
@@ -153,6 +154,7 @@ def test_string_literal(tmp_path: Path) -> None:
 
     patch = s.patch(("label.rs", 'String::from("nothing yet")', 'String::from("zero so far")'))
     assert "counter::label::render" in s.functions(patch)
+    assert "counter::label::render" in patch.changed  # its literal changed, so it did
     assert patch.placed_bytes >= len("zero so far")  # the new literal lives in reserved pages
     assert s.call("label_hash") == text_hash("zero so far")
     assert s.call("label_len") == len("zero so far")

@@ -156,3 +156,66 @@ def load_object_cached(name: str, path: Path, blake3_hex: str, cache_dir: Path) 
     tmp.write_bytes(msgpack.packb(to_record(view), use_bin_type=True))
     os.replace(tmp, cached)
     return view
+
+
+def _blanked_segments(view: ObjectView) -> list[bytes]:
+    """Each data segment with its relocation sites zeroed (their placeholder values depend
+    on how the object numbered its symbols, not on the program)."""
+    out = []
+    for seg in view.segments:
+        start = seg.data_offset - view.data_base
+        buf = bytearray(seg.data)
+        for rel in view.data_relocs:
+            if start <= rel.offset < start + len(buf):
+                at = rel.offset - start
+                buf[at : at + rel.type.width] = bytes(rel.type.width)
+        out.append(bytes(buf))
+    return out
+
+
+def _target(view: ObjectView, rel: Relocation, segments: list[bytes]) -> str:
+    """What a relocation refers to, by name; for data the object defines, by content too
+    (a changed string literal changes the functions that use it)."""
+    if rel.type is RelocType.TYPE_INDEX_LEB:
+        return str(view.types[rel.index])
+    sym = view.linking.symbols[rel.index]
+    if sym.kind is SymbolKind.DATA and sym.defined and sym.segment is not None:
+        data = segments[sym.segment] if sym.segment < len(segments) else b""
+        start = sym.offset or 0
+        name = "" if sym.local else sym.name  # local names are numbered per object
+        return f"{name}={data[start : start + (sym.size or 0)].hex()}"
+    if sym.name is None and sym.index is not None:
+        imports = {SymbolKind.FUNCTION: view.function_imports,
+                   SymbolKind.GLOBAL: view.global_imports}.get(sym.kind, [])
+        if sym.index < len(imports):
+            return imports[sym.index].field
+    return sym.name or str(sym.index)
+
+
+def function_fingerprints(view: ObjectView) -> dict[str, bytes]:
+    """Defined function name -> its body with every relocation site blanked, followed by the
+    names the sites refer to: equal fingerprints mean the same code, whatever indices the
+    object happened to number its symbols with."""
+    relocs = sorted(view.code_relocs, key=lambda r: r.offset)
+    segments = _blanked_segments(view)
+    out: dict[str, bytes] = {}
+    by_index = {s.index: s.name for s in view.linking.symbols
+                if s.kind is SymbolKind.FUNCTION and s.defined and s.name}
+    position = 0
+    for k, body in enumerate(view.bodies):
+        name = by_index.get(view.first_defined + k)
+        start = body.offset - view.code_base
+        end = start + len(body.data)
+        buf = bytearray(body.data)
+        targets = []
+        while position < len(relocs) and relocs[position].offset < end:
+            rel = relocs[position]
+            position += 1
+            if rel.offset < start:
+                continue
+            at = rel.offset - start
+            buf[at : at + rel.type.width] = bytes(rel.type.width)
+            targets.append(f"{rel.type.value}:{_target(view, rel, segments)}:{rel.addend}")
+        if name:
+            out[name] = bytes(buf) + "\n".join(targets).encode()
+    return out

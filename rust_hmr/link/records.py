@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 class Patch:
     """A patch module that runs against the live main module; instantiating it applies it.
 
-    `functions` names (demangled) the functions whose slots it writes. A patch with no
-    functions means nothing changed. `ledger_*` say how much of the reserved room is in use
+    `functions` names (demangled) the functions whose slots it writes: every hot function of
+    the recompiled codegen units; `changed` those, or new ones, whose code differs. A patch
+    with no functions means nothing changed. `ledger_*` say how much of the reserved room is in use
     after it.
     """
 
@@ -20,6 +21,7 @@ class Patch:
     placed_bytes: int = 0
     ledger_memory_used: int = 0
     ledger_slots_used: int = 0
+    changed: tuple[str, ...] = ()  # of `functions`, those whose code differs from before
 
     @property
     def empty(self) -> bool:
