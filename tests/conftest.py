@@ -76,3 +76,8 @@ def counter_objects(
 
 
 from fixtures_signals import signals_crate, signals_debug_wasm  # noqa: E402, F401
+from nginx_server import (  # noqa: E402, F401
+    nginx_cache_fixture,
+    nginx_factory_fixture,
+    nginx_server_fixture,
+)

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["rust_hmr", "rust_hmr.wasm", "rust_hmr.host",
+@pytest.mark.parametrize("module", ["rust_hmr", "rust_hmr.wasm", "rust_hmr.host", "rust_hmr.cache",
                                     "rust_hmr.link", "rust_hmr.prepare", "rust_hmr.shim"])
 def test_all_is_sorted_and_importable(module: str) -> None:
     mod = importlib.import_module(module)
