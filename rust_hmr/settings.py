@@ -4,7 +4,7 @@ Each setting has one entry in `SETTINGS` (its Cargo.toml key, kind, default and 
 command-line options of `doit bundle`, `doit dev` and `rust-hmr bundle` are generated from that
 table, so a setting is spelled the same everywhere. Where a value comes from, last one wins:
 
-    default < Cargo.toml < environment (the cache settings) < dodo.py < command line
+    default < Cargo.toml < environment (remote-cache, cache-read-only) < dodo.py < command line
 
 ```toml
 [package.metadata.rust-hmr]
@@ -19,7 +19,6 @@ and what was expected.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -200,13 +199,12 @@ def read_metadata(crate_dir: Path) -> dict[str, Any]:
 
 def load_settings(
     crate_dir: Path | str,
-    overrides: Mapping[str, Any] | None = None,
-    *,
+    *overrides: tuple[str, Mapping[str, Any]],
     env: Mapping[str, str] | None = None,
-    origin: str = "command line",
 ) -> Settings:
-    """The crate's settings: defaults, then Cargo.toml, then the environment, then
-    `overrides` (by key, `dist-dir`, or attribute, `dist_dir`; None values are skipped)."""
+    """The crate's settings: defaults, then Cargo.toml, then the environment, then each
+    `(origin, values)` layer of `overrides` in order (values by key, `dist-dir`, or by
+    attribute, `dist_dir`; None values are skipped). `origin` names the layer in errors."""
     crate_dir = Path(crate_dir)
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
@@ -219,18 +217,21 @@ def load_settings(
         if setting.env and env.get(setting.env):
             values[setting.attr] = _checked(setting, env[setting.env], setting.env)
             where[setting.attr] = setting.env
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        setting = _lookup(key, origin)
-        values[setting.attr] = _checked(setting, value, origin)
-        where[setting.attr] = origin
+    for origin, layer in overrides:
+        for key, value in layer.items():
+            if value is None:
+                continue
+            setting = _lookup(key, origin)
+            values[setting.attr] = _checked(setting, value, origin)
+            where[setting.attr] = origin
     return Settings(**values, origin=where)
 
 
 def _lookup(key: str, place: str) -> Setting:
     setting = _BY_KEY.get(key.replace("_", "-"))
     if setting is None:
+        import difflib
+
         close = difflib.get_close_matches(key, _BY_KEY, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(_BY_KEY)

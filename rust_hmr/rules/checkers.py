@@ -1,4 +1,5 @@
-"""doit's up-to-date check by content: a file dependency changed when its blake3 changed.
+"""doit's up-to-date checks by content: a file dependency changed when its blake3 changed, and
+a stage's flags changed when the blake3 of their canonical JSON did.
 
 doit picks a checker class by name from a dict (`doit.dependency.CHECKERS`, with `md5` and
 `timestamp`); ours live in `CHECKERS` the same way, and the rule set passes the class itself as
@@ -8,13 +9,15 @@ same bytes is unchanged, a file whose bytes changed is changed, whatever its mti
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import blake3
 from doit.dependency import FileChangedChecker
+from doit.tools import config_changed
 
-__all__ = ["CHECKERS", "Blake3Checker", "file_blake3"]
+__all__ = ["CHECKERS", "Blake3Checker", "file_blake3", "flags_changed"]
 
 _CHUNK = 1 << 20
 
@@ -53,3 +56,12 @@ class Blake3Checker(FileChangedChecker):
 
 
 CHECKERS: dict[str, type[FileChangedChecker]] = {"blake3": Blake3Checker}
+
+
+class flags_changed(config_changed):
+    """doit's `config_changed` (lowercase like doit's own uptodate helpers) for a dict of
+    flags and settings, digested with blake3: the task runs again when any value changes."""
+
+    def _calc_digest(self) -> str:
+        data = json.dumps(self.config, sort_keys=True, separators=(",", ":"), default=str)
+        return blake3.blake3(data.encode()).hexdigest()

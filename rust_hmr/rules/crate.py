@@ -4,6 +4,7 @@ where each stage keeps its outputs (`<crate>/target/rust-hmr/stages/<stage>/`)."
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -13,12 +14,11 @@ from typing import Any
 
 import blake3
 
-from rust_hmr.cargo_build import crate_name
 from rust_hmr.settings import METADATA_KEY, Settings
 
 __all__ = ["Crate"]
 
-_DEPENDENCY_TABLES = ("dependencies", "build-dependencies", "dev-dependencies")
+_DEPENDENCY_TABLES = ("dependencies", "build-dependencies")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Crate:
     @cached_property
     def name(self) -> str:
         """The name of cargo's wasm artifact (the lib name, dashes turned into underscores)."""
+        from rust_hmr.cargo_build import crate_name
+
         return crate_name(self.dir)
 
     @property
@@ -50,11 +52,6 @@ class Crate:
     def static_dir(self) -> Path:
         return self.settings.path(self.dir, "static_dir")
 
-    @property
-    def doit_db(self) -> Path:
-        """doit's record of what ran (sqlite3), beside the builds it describes."""
-        return self.target_dir / "doit.sqlite3"
-
     @cached_property
     def manifest(self) -> dict[str, Any]:
         return tomllib.loads((self.dir / "Cargo.toml").read_text())
@@ -64,7 +61,10 @@ class Crate:
         """blake3 of Cargo.toml as data, without `[package.metadata.rust-hmr]`: changing a
         rust-hmr setting does not make the compile stages run again."""
         data = json.loads(json.dumps(self.manifest, default=str))
-        data.get("package", {}).get("metadata", {}).pop(METADATA_KEY, None)
+        package = data.get("package", {})
+        package.get("metadata", {}).pop(METADATA_KEY, None)
+        if package.get("metadata") == {}:
+            del package["metadata"]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return blake3.blake3(canonical.encode()).hexdigest()
 
@@ -141,6 +141,4 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _relative(path: Path, base: Path) -> str:
     """`path` relative to `base`, with `..` where it lies outside, in posix form."""
-    import os
-
     return Path(os.path.relpath(path, base.resolve())).as_posix()

@@ -1,0 +1,78 @@
+"""Stage `bundle`: the production app in `dist/` (see `rust_hmr.rules.dist` for its files).
+
+Release profile, no trampolines and no HMR runtime: the module comes from `optimize`. A cached
+action over the module and the crate's `static/` files. Up to date while its inputs are
+unchanged and every file the manifest lists is in place with its blake3; when it runs, only
+files whose bytes differ are written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rust_hmr.rules import optimize as optimize_stage
+from rust_hmr.rules.checkers import file_blake3, flags_changed
+from rust_hmr.rules.crate import Crate
+from rust_hmr.rules.dist import MANIFEST, PAGE, build_dist, clean_dist, dist_intact, write_dist
+from rust_hmr.rules.stage import run_cached, say
+
+__all__ = ["static_files", "task"]
+
+NAME = "bundle"
+VERSION = 1
+
+
+def static_files(crate: Crate) -> dict[str, Path]:
+    """The crate's assets by their path under the static directory."""
+    root = crate.static_dir
+    if not root.is_dir():
+        return {}
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def task(crate: Crate) -> dict[str, Any]:
+    """The doit task."""
+    dist = crate.dist_dir
+    assets = static_files(crate)
+    return {
+        "basename": NAME,
+        "doc": f"the app in {_shown(dist, crate.dir)}/: page, loader, wasm and assets under "
+               "hashed names, manifest.json (cached)",
+        "actions": [(_run, (crate,))],
+        "file_dep": [str(optimize_stage.output(crate)), *(str(p) for p in assets.values())],
+        "targets": [str(dist / PAGE), str(dist / MANIFEST)],
+        "uptodate": [flags_changed({"dist": str(dist), "crate": crate.name}),
+                     (dist_intact, (dist,))],
+        "clean": [(clean_dist, (dist,))],
+    }
+
+
+def _run(crate: Crate) -> None:
+    module = optimize_stage.output(crate)
+    assets = static_files(crate)
+    inputs = {"module.wasm": file_blake3(module)}
+    inputs.update({f"static/{name}": file_blake3(path) for name, path in assets.items()})
+
+    def build() -> dict[str, bytes]:
+        return build_dist(crate.name, module.read_bytes(),
+                          {name: path.read_bytes() for name, path in assets.items()})
+
+    result = run_cached(crate, NAME, VERSION, toolchain="", flags={"crate": crate.name},
+                        inputs=inputs, build=build)
+    done = write_dist(crate.dist_dir, result.outputs)
+    size = sum(len(data) for data in result.outputs.values())
+    parts = [f"{len(done.written)} written", f"{len(done.unchanged)} unchanged"]
+    if done.removed:
+        parts.append(f"{len(done.removed)} old removed")
+    how = ", from the cache" if result.cached else ""
+    say(NAME, f"{_shown(crate.dist_dir, crate.dir)}/: {len(result.outputs)} files, "
+              f"{size / 1024:,.1f} KiB ({', '.join(parts)}){how}")
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,187 @@
+"""Stages `compile:release` and `compile:dev`: cargo builds the crate to wasm.
+
+`compile:release` is a cached action: its key covers the crate's sources (`Crate.sources`), its
+Cargo.toml (rust-hmr's own settings left out), the toolchain fingerprint and the flags
+(RUSTFLAGS, `CARGO_PROFILE_RELEASE_*`). A hit writes the wasm from the cache, and cargo does
+not start at all.
+
+`compile:dev` builds through the linker shim, exactly as `rust_hmr.Project` does, into the same
+target directory, so the dev loop's incremental state and codegen-unit objects are the ones it
+leaves behind. It is not cached: what it really produces is that local state, which the patch
+loop needs and which an artifact from another machine could not give.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from doit.exceptions import TaskFailed
+
+from rust_hmr.rules import toolchain as toolchain_stage
+from rust_hmr.rules.checkers import flags_changed
+from rust_hmr.rules.crate import Crate
+from rust_hmr.rules.stage import hash_files, passthrough, run_cached, say, write_if_changed
+
+if TYPE_CHECKING:
+    from rust_hmr.cargo_build import Profile
+    from rust_hmr.toolchain import Toolchain
+
+__all__ = ["dev_outputs", "release_output", "tasks"]
+
+BASENAME = "compile"
+RELEASE = "compile:release"
+DEV = "compile:dev"
+VERSION = 1
+
+
+def release_output(crate: Crate) -> Path:
+    """cargo's release module, as this stage keeps it."""
+    return crate.stage_dir(RELEASE) / f"{crate.name}.wasm"
+
+
+def dev_outputs(crate: Crate) -> tuple[Path, Path]:
+    """The linked dev module and the link manifest the shim recorded for it."""
+    out = crate.stage_dir(DEV)
+    return out / f"{crate.name}.wasm", out / "link-manifest.msgpack"
+
+
+def flags(crate: Crate, profile: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What, besides the sources and the toolchain, decides what cargo produces."""
+    from rust_hmr.cargo_build import rustflags
+
+    env = dict(os.environ if env is None else env)
+    prefix = f"CARGO_PROFILE_{profile.upper()}_"
+    return {
+        "profile": profile,
+        "rustflags": rustflags(cast("Profile", profile), env),
+        "profile_env": {k: v for k, v in sorted(env.items()) if k.startswith(prefix)},
+        "manifest": crate.manifest_blake3,
+    }
+
+
+def tasks(crate: Crate) -> list[dict[str, Any]]:
+    """The doit tasks: the `compile` group and its `dev` and `release` members."""
+    sources = [str(p) for p in crate.sources.values()]
+    toolchain = str(toolchain_stage.fingerprint_file(crate))
+    linked, manifest = dev_outputs(crate)
+    return [
+        {
+            "basename": BASENAME,
+            "name": None,
+            "doc": "compile the crate to wasm with cargo",
+        },
+        {
+            "basename": BASENAME,
+            "name": "dev",
+            "doc": "dev profile through the linker shim: linked module and link manifest",
+            "actions": [(_run_dev, (crate,))],
+            "file_dep": [*sources, toolchain],
+            "targets": [str(linked), str(manifest)],
+            "uptodate": [flags_changed(flags(crate, "dev"))],
+            "clean": True,
+        },
+        {
+            "basename": BASENAME,
+            "name": "release",
+            "doc": "release profile, no HMR machinery (cached)",
+            "actions": [(_run_release, (crate,))],
+            "file_dep": [*sources, toolchain],
+            "targets": [str(release_output(crate))],
+            "uptodate": [flags_changed(flags(crate, "release"))],
+            "clean": True,
+        },
+    ]
+
+
+def _terminal_env() -> dict[str, str]:
+    """cargo's colours when our stderr is a terminal (cargo itself sees only a pipe)."""
+    return {"CARGO_TERM_COLOR": "always"} if sys.stderr.isatty() else {}
+
+
+class ToolchainChanged(Exception):
+    """The toolchain found now is not the one the fingerprint file describes."""
+
+
+def _toolchain(crate: Crate) -> Toolchain:
+    """The toolchain to run cargo with; it must be the one the fingerprint file describes,
+    since the action key names that one."""
+    from rust_hmr.toolchain import find_toolchain
+
+    found = find_toolchain()
+    if found.fingerprint != toolchain_stage.read_fingerprint(crate):
+        raise ToolchainChanged("the toolchain changed since the `toolchain` stage ran: "
+                               "run `doit forget toolchain` and build again")
+    return found
+
+
+def _run_release(crate: Crate) -> TaskFailed | None:
+    from rust_hmr.cargo_build import BuildError, CompileError, build_wasm
+    from rust_hmr.toolchain import ToolchainError
+
+    name = f"{crate.name}.wasm"
+
+    def build() -> dict[str, bytes]:
+        toolchain = _toolchain(crate)
+        say(RELEASE, "cargo build --release")
+        built = build_wasm(crate.dir, "release", toolchain, target_dir=crate.target_dir,
+                           on_output=passthrough, extra_env=_terminal_env())
+        return {name: built.path.read_bytes()}
+
+    try:
+        result = run_cached(crate, RELEASE, VERSION,
+                            toolchain=toolchain_stage.read_fingerprint(crate),
+                            flags=flags(crate, "release"), inputs=hash_files(crate.sources),
+                            build=build)
+    except CompileError as err:
+        return TaskFailed(f"{err.crate} did not compile (rustc's diagnostics are above)")
+    except (BuildError, ToolchainError, ToolchainChanged) as err:
+        return TaskFailed(str(err))
+    wasm = result.outputs[name]
+    write_if_changed(release_output(crate), wasm)
+    how = "from the cache" if result.cached else f"built in {result.seconds:.2f} s"
+    say(RELEASE, f"{name}: {len(wasm):,} bytes, {how}")
+    return None
+
+
+def _run_dev(crate: Crate) -> TaskFailed | None:
+    from rust_hmr._project import Project
+    from rust_hmr.cargo_build import BuildError, CompileError, build_wasm
+    from rust_hmr.shim import HMR_LINK_ARGS, LinkManifest, write_launcher
+    from rust_hmr.toolchain import ToolchainError
+
+    try:
+        toolchain = _toolchain(crate)
+        project = Project(crate.dir, toolchain=toolchain)
+        say(DEV, "cargo build (dev profile, through the rust-hmr linker)")
+        project.out_dir.mkdir(parents=True, exist_ok=True)
+        launcher = write_launcher(project.target_dir / "rust-hmr-linker")
+        built = build_wasm(crate.dir, "dev", toolchain, target_dir=project.target_dir,
+                           on_output=passthrough, linker=launcher,
+                           extra_env={**project.shim_env("link"), **_terminal_env()})
+        if not project.manifest_path.exists():
+            raise BuildError(f"cargo did not call the rust-hmr linker: remove "
+                             f"{project.target_dir} and build again")
+        manifest = LinkManifest.load(project.manifest_path)
+        if manifest.mode == "capture":  # the dev loop's last build only captured objects
+            cmd = toolchain.wasm_ld_command(*manifest.relink_args(), *HMR_LINK_ARGS)
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise BuildError(f"wasm-ld failed on the captured objects:\n{done.stderr}")
+            manifest.mode = "link"
+            manifest.dump(project.manifest_path)
+    except CompileError as err:
+        return TaskFailed(f"{err.crate} did not compile (rustc's diagnostics are above)")
+    except (BuildError, ToolchainError, ToolchainChanged) as err:
+        return TaskFailed(str(err))
+    linked, manifest_copy = dev_outputs(crate)
+    module = Path(manifest.output).read_bytes()
+    write_if_changed(linked, module)
+    write_if_changed(manifest_copy, project.manifest_path.read_bytes())
+    say(DEV, f"{linked.name}: {len(module):,} bytes, {len(manifest.objects)} codegen units, "
+             f"cargo {built.seconds:.2f} s")
+    return None
