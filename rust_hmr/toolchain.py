@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,14 +158,19 @@ def _candidates(env: dict[str, str | None]) -> list[tuple[Path, str]]:
     if env["RUST_HMR_RUSTC"]:
         return [(Path(env["RUST_HMR_RUSTC"]), "RUST_HMR_RUSTC")]
     found: list[tuple[Path, str]] = []
-    on_path = shutil.which("rustc", path=env["PATH"] or "")
-    if on_path:
-        found.append((Path(on_path), "PATH"))
     cargo_home = Path(env["CARGO_HOME"] or Path(env["HOME"] or "~").expanduser() / ".cargo")
-    found.append((cargo_home / "bin" / "rustc", "rustup"))
     rustup_home = Path(env["RUSTUP_HOME"] or Path(env["HOME"] or "~").expanduser() / ".rustup")
     pattern = f"toolchains/*/lib/rustlib/{TARGET}/lib/libstd-*.rlib"
-    for std in sorted(rustup_home.glob(pattern)):
+    rustup_with_target = sorted(rustup_home.glob(pattern))
+    home_rustc = cargo_home / "bin" / "rustc"
+    on_path = shutil.which("rustc", path=env["PATH"] or "")
+    # rustup's proxy is worth asking (it is slow) only when some rustup toolchain has the std.
+    skip_proxy = not rustup_with_target and _is_rustup_proxy(home_rustc)
+    if on_path and not (skip_proxy and _is_rustup_proxy(Path(on_path))):
+        found.append((Path(on_path), "PATH"))
+    if not skip_proxy:
+        found.append((home_rustc, "rustup"))
+    for std in rustup_with_target:
         found.append((std.parents[4] / "bin" / "rustc", "rustup"))
     found.append((Path("/usr/bin/rustc"), "debian"))
     unique: dict[Path, tuple[Path, str]] = {}
@@ -172,6 +178,14 @@ def _candidates(env: dict[str, str | None]) -> list[tuple[Path, str]]:
         if rustc.exists():
             unique.setdefault(rustc.resolve(), (rustc, origin))
     return list(unique.values()) or found[-1:]
+
+
+def _is_rustup_proxy(path: Path) -> bool:
+    """rustup installs rustc, cargo and friends as links to its own binary."""
+    try:
+        return path.resolve().name.startswith("rustup")
+    except OSError:
+        return False
 
 
 def _run(*cmd: str) -> str:
@@ -198,14 +212,17 @@ def _probe(rustc: Path, origin: str, env: dict[str, str | None]) -> Toolchain:
         rustc = sysroot / "bin" / "rustc"  # the real binary, not rustup's proxy
     cargo = _find_cargo(rustc, sysroot, env)
     wasm_ld, wasm_ld_args = _find_wasm_ld(rustc, sysroot, host[1], env)
+    with ThreadPoolExecutor(2) as pool:  # each version query is a process start
+        cargo_version = pool.submit(_run, str(cargo), "-V")
+        wasm_ld_version = pool.submit(_run, str(wasm_ld), *wasm_ld_args, "--version")
     return Toolchain(
         rustc=rustc,
         cargo=cargo,
         wasm_ld=wasm_ld,
         wasm_ld_args=wasm_ld_args,
         rustc_version=verbose.splitlines()[0],
-        cargo_version=_run(str(cargo), "-V"),
-        wasm_ld_version=_run(str(wasm_ld), *wasm_ld_args, "--version"),
+        cargo_version=cargo_version.result(),
+        wasm_ld_version=wasm_ld_version.result(),
         sysroot=sysroot,
         host=host[1],
         target_libs=tuple(sorted((p.name, p.stat().st_size) for p in lib_dir.iterdir())),
