@@ -12,11 +12,11 @@ Goals: prepare under 1 s; a cached Host start under 50 ms.
 
 import argparse
 import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _timing import median_seconds
 
 from rust_hmr import Project
 from rust_hmr._project import defined_function_names
@@ -27,12 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return median_seconds(fn, runs) * 1000
 
 
 def main() -> None:

@@ -14,13 +14,12 @@ DWARF) in a temporary copy, then times, median of N runs each:
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from _timing import median_seconds
 
 from rust_hmr.cargo_build import build_wasm
 from rust_hmr.toolchain import find_toolchain
@@ -28,15 +27,6 @@ from rust_hmr.wasm.module import decode_all, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE_SECTIONS = ("code", "export", "name", "linking", "reloc.CODE")
-
-
-def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def split_and_write(data: bytes) -> None:

@@ -24,6 +24,14 @@ def copy_crate(source: Path, dest: Path) -> Path:
     return dest
 
 
+def text_hash(text: str) -> int:
+    """The examples' checksum of a text (`label_hash`, `app_render_hash`), as an i32."""
+    h = 17
+    for byte in text.encode():
+        h = (h * 31 + byte) & 0xFFFF_FFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
 @pytest.fixture(scope="session")
 def toolchain() -> Toolchain:
     """The toolchain every build uses; without one the tests fail, loudly, with the fixes."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from conftest import text_hash
 
 from rust_hmr.host import (
     CACHE_DIR_NAME,
@@ -18,14 +19,6 @@ from rust_hmr.host import (
 )
 
 slow = pytest.mark.slow
-
-
-def text_hash(text: str) -> int:
-    """The examples' checksum of a text, as an i32."""
-    h = 17
-    for byte in text.encode():
-        h = (h * 31 + byte) & 0xFFFF_FFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
 
 
 def wat_host(wat: str, **kwargs: object) -> Host:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from conftest import text_hash
 
 from rust_hmr import Build, CompileError, FullReload, Patch, Project
 from rust_hmr.host import Host
@@ -26,14 +27,6 @@ _HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
 def bare(name: str) -> str:
     """A demangled name without its legacy hash suffix (`...::h0123456789abcdef`)."""
     return _HASH_SUFFIX.sub("", name)
-
-
-def text_hash(text: str) -> int:
-    """The examples' checksum of a text, as an i32."""
-    h = 17
-    for byte in text.encode():
-        h = (h * 31 + byte) & 0xFFFF_FFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
 
 
 def describe(result: object) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from conftest import text_hash
 
 from rust_hmr.host import Host, HostTrap
 
@@ -13,14 +14,6 @@ pytestmark = pytest.mark.slow
 
 SIGNALS = 4  # count, name, rendered text, render count
 EFFECTS = 2  # render, log
-
-
-def text_hash(text: str) -> int:
-    """The example's checksum of a text, as an i32."""
-    h = 17
-    for byte in text.encode():
-        h = (h * 31 + byte) & 0xFFFF_FFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
 
 
 def rendered(host: Host) -> str:
