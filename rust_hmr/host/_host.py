@@ -26,6 +26,7 @@ from rust_hmr.host._imports import (
 from rust_hmr.host._module_cache import CompiledModule, default_cache_dir, engine, load_module
 
 LOG_TYPE = "(func (param i32 i32))"
+DOM_SET_TEXT_TYPE = "(func (param i32 i32 i32 i32))"
 _LOGGED_IN_TRAP = 5  # log lines a HostTrap quotes: a Rust panic's message arrives as one
 _HINT = "give it in Host(..., imports={module: {name: value}}), or pass missing='trap'"
 
@@ -121,10 +122,11 @@ class Host:
     in one `wasmtime.Store` (`host.store`): wasmtime can't mix handles of different Stores.
 
     Imports: `env.log(ptr, len)` appends the UTF-8 line to `host.logs` (and prints it when
-    `echo`); an imported memory or table is created with the import's limits; `imports` adds or
-    overrides others (`{"env": {"now": fn}}`: a callable gets the import's own signature). An
-    import nobody provides raises UnresolvedImportError, or with `missing="trap"` becomes a
-    function that traps when called.
+    `echo`); `env.dom_set_text(id_ptr, id_len, text_ptr, text_len)`, the page interface of the
+    examples, records the text in `host.page[id]`; an imported memory or table is created with
+    the import's limits; `imports` adds or overrides others (`{"env": {"now": fn}}`: a
+    callable gets the import's own signature). An import nobody provides raises
+    UnresolvedImportError, or with `missing="trap"` becomes a function that traps when called.
 
     The compiled code is cached in `cache_dir` (default: `.rust-hmr-compiled/` beside the
     module file; bytes without a `cache_dir` are not cached), so a second Host of the same
@@ -154,6 +156,7 @@ class Host:
         self.engine: wasmtime.Engine = engine()
         self.store = wasmtime.Store(self.engine)
         self.logs: list[str] = []
+        self.page: dict[str, str] = {}  # element id -> text, from env.dom_set_text
         self.echo = echo
         self.missing: Missing = missing
         self.memory: wasmtime.Memory | None = None
@@ -295,6 +298,11 @@ class Host:
             if describe(ty) != LOG_TYPE:
                 raise HostError(f"env.log is {describe(ty)}; the host provides {LOG_TYPE}")
             return self._log
+        if (module, name) == ("env", "dom_set_text"):
+            if describe(ty) != DOM_SET_TEXT_TYPE:
+                raise HostError(f"env.dom_set_text is {describe(ty)}; the host provides "
+                                f"{DOM_SET_TEXT_TYPE}")
+            return self._dom_set_text
         return None
 
     def _resolve_linked(self, module: str, name: str, ty: ExternType) -> ImportValue | None:
@@ -322,6 +330,9 @@ class Host:
         except wasmtime.WasmtimeError as err:
             raise HostError(f"cannot instantiate {label}: {err}") from err
         return ModuleInstance(self, instance, Exports(self.store, module, instance), label)
+
+    def _dom_set_text(self, id_ptr: int, id_len: int, text_ptr: int, text_len: int) -> None:
+        self.page[self.read_str(id_ptr, id_len)] = self.read_str(text_ptr, text_len)
 
     def _log(self, ptr: int, length: int) -> None:
         line = self.read_bytes(ptr, length).decode("utf-8", errors="replace")
