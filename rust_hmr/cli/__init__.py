@@ -19,10 +19,12 @@ main.add_command(build_command)
 
 from rust_hmr.cli.cmd_bundle import bundle_command  # noqa: E402
 from rust_hmr.cli.cmd_cache import cache_command  # noqa: E402
+from rust_hmr.cli.cmd_dev import dev_command  # noqa: E402
 from rust_hmr.cli.cmd_inspect import inspect_command  # noqa: E402
 from rust_hmr.cli.cmd_prepare import prepare_command  # noqa: E402
 
 main.add_command(inspect_command)
 main.add_command(cache_command)
 main.add_command(bundle_command)
+main.add_command(dev_command)
 main.add_command(prepare_command)

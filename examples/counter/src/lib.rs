@@ -1,8 +1,10 @@
 //! The counter example: a tiny app whose state lives in a plain static and in a
-//! `thread_local!`, the two places a hot patch must never reset.
+//! `thread_local!`, the two places a hot patch must never reset. Tests drive its exports
+//! headless; `rust-hmr dev examples/counter` serves it as a page (index.html).
 
 mod history;
 mod label;
+mod page;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -68,4 +70,29 @@ pub extern "C" fn label_hash() -> i32 {
     label::render(get())
         .bytes()
         .fold(17i32, |h, b| h.wrapping_mul(31).wrapping_add(b as i32))
+}
+
+/// The page's buttons, as `on_click` gets them (see index.html).
+const BUTTON_INCREMENT: i32 = 0;
+const BUTTON_RESET: i32 = 1;
+
+/// The page calls this when a button is clicked, then the app shows the result.
+#[no_mangle]
+pub extern "C" fn on_click(button: i32) {
+    match button {
+        BUTTON_INCREMENT => {
+            increment();
+        }
+        BUTTON_RESET => reset(),
+        _ => {}
+    }
+    render();
+}
+
+/// Writes the count and the history into the page.
+#[no_mangle]
+pub extern "C" fn render() {
+    page::set_text("count", &label::render(get()));
+    let summary = format!("{} changes so far, adding up to {}", history::len(), history::sum());
+    page::set_text("history", &summary);
 }

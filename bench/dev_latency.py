@@ -1,0 +1,206 @@
+"""Dev-loop latency in a real browser: from writing a source file to the page running the edit.
+
+    .venv/bin/python bench/dev_latency.py [--edits 10] [--chromium PATH]
+
+On a temporary copy of examples/counter, `rust-hmr dev` runs in a subprocess and Debian's
+chromium (driven by Playwright) shows the page. Each edit rewrites the text the page shows at
+count 0 (`0 => String::from("...")` in src/label.rs) to a new one, so every save is a real
+change and its effect is visible without a click. One clock for both sides: Python takes
+time.time() just before it writes the file; the page takes Date.now() (same system clock).
+
+  patch path   `rust-hmr dev`: watcher -> cargo -> patch link -> WebSocket -> the page fetches
+               and instantiates the patch -> renders. Measured: write -> patch applied (the
+               runtime's `__hmr.applied[].at`) and write -> new text in the page.
+  full path    `rust-hmr dev --no-hot` on the same copy: watcher -> cargo -> link -> prepare
+               -> the page reloads, fetches and compiles the main module -> renders. Measured:
+               write -> new text in the reloaded page.
+
+Medians over N edits, after one warm-up edit per path. Goals: the patch path < 500 ms, and at
+least 3x faster than the full path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DEV = ("import sys; from rust_hmr.cli.cmd_dev import dev_command; "
+       "dev_command(sys.argv[1:], prog_name='rust-hmr dev')")
+ZERO_LABEL = re.compile(r'0 => String::from\("[^"]*"\)')
+# Every change of #count's text, with the page's clock; installed before any page script.
+RECORD_SHOWN = """
+window.__shown = [];
+let last = null;
+new MutationObserver(() => {
+  const text = document.getElementById("count")?.textContent ?? null;
+  if (text !== last) { last = text; window.__shown.push({ text, at: Date.now() }); }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+TIMEOUT_MS = 60_000
+
+
+class DevProcess:
+    """`rust-hmr dev CRATE --port 0 [ARGS]`, its output lines collected."""
+
+    def __init__(self, crate: Path, *args: str) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DEV, str(crate), "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        line = self.next_line(r"serving \S+ at http://", timeout=180)
+        self.url = line.split(" at ")[1].split()[0]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_line(self, pattern: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            if re.search(pattern, line):
+                return line
+        raise SystemExit("rust-hmr dev said:\n" + "\n".join(self.output))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+
+
+def write_label(label: Path, text: str) -> float:
+    """Rewrites the zero label to `text`; the time of the write, in ms of the system clock."""
+    source, count = ZERO_LABEL.subn(f'0 => String::from("{text}")', label.read_text())
+    assert count == 1, source
+    start = time.time() * 1000
+    label.write_text(source)
+    return start
+
+
+def shown_at(page: Page, text: str) -> float:
+    """When the page (this document) first showed `text` in #count, by its clock."""
+    page.wait_for_function("t => (window.__shown ?? []).some(s => s.text === t)", arg=text,
+                           timeout=TIMEOUT_MS)
+    return float(page.evaluate("t => window.__shown.find(s => s.text === t).at", text))
+
+
+def patch_path(page: Page, dev: DevProcess, label: Path, edits: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"applied": [], "shown": [], "server": []}
+    for k in range(edits + 1):
+        text = f"nothing yet (patch {k})"
+        start = write_label(label, text)
+        shown = shown_at(page, text)
+        applied = float(page.evaluate("__hmr.applied.at(-1).at"))
+        line = dev.next_line(r": patch \d+")
+        if k == 0:
+            continue  # warm-up
+        samples["applied"].append(applied - start)
+        samples["shown"].append(shown - start)
+        samples["server"].append(float(re.findall(r"\((\d+) ms", line)[-1]))
+    assert page.evaluate("window.__marker") == "kept", "the page reloaded during patching"
+    return samples
+
+
+def full_path(page: Page, dev: DevProcess, label: Path, edits: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"shown": [], "server": []}
+    for k in range(edits + 1):
+        text = f"nothing yet (reload {k})"
+        start = write_label(label, text)
+        shown = shown_at(page, text)
+        line = dev.next_line(r": full reload")
+        if k == 0:
+            continue
+        samples["shown"].append(shown - start)
+        samples["server"].append(float(re.findall(r"\((\d+) ms", line)[-1]))
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--chromium", default=os.environ.get("RUST_HMR_CHROMIUM")
+                        or shutil.which("chromium"), help="the browser (Debian's chromium)")
+    args = parser.parse_args()
+    if not args.chromium:
+        parser.error("no chromium on PATH (Debian: apt-get install chromium), give --chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        crate = Path(tmp) / "counter"
+        shutil.copytree(ROOT / "examples" / "counter", crate,
+                        ignore=shutil.ignore_patterns("target"))
+        label = crate / "src" / "label.rs"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium, headless=True,
+                                                 args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            context.add_init_script(RECORD_SHOWN)
+
+            dev = DevProcess(crate)
+            page = context.new_page()
+            page.goto(dev.url)
+            shown_at(page, "nothing yet")
+            page.evaluate("window.__marker = 'kept'")
+            hot = patch_path(page, dev, label, args.edits)
+            page.close()
+            dev.stop()
+
+            dev = DevProcess(crate, "--no-hot")
+            page = context.new_page()
+            page.goto(dev.url)
+            page.wait_for_function("globalThis.app !== undefined", timeout=TIMEOUT_MS)
+            full = full_path(page, dev, label, args.edits)
+            dev.stop()
+            browser.close()
+
+    med = {f"{path}.{key}": statistics.median(values)
+           for path, samples in (("patch", hot), ("full", full))
+           for key, values in samples.items()}
+    patch_ms, full_ms = med["patch.shown"], med["full.shown"]
+    ratio = full_ms / patch_ms
+    print(f"dev latency, examples/counter in chromium: median of {args.edits} edits (ms)")
+    print(f"  patch path  write -> patch applied {med['patch.applied']:7.0f}   "
+          f"-> new text shown {patch_ms:7.0f}   (the server's rebuild: "
+          f"{med['patch.server']:.0f})")
+    print(f"  full path   write -> reloaded page shows the new text {full_ms:7.0f}   "
+          f"(the server's build: {med['full.server']:.0f})")
+    print(f"  patch path, min/max shown: {min(hot['shown']):.0f}/{max(hot['shown']):.0f}; "
+          f"full path: {min(full['shown']):.0f}/{max(full['shown']):.0f}")
+    print("Goals")
+    print(f"  patch path < 500 ms: {patch_ms:.0f} ms, {'met' if patch_ms < 500 else 'NOT met'}")
+    print(f"  patch path >= 3x faster than the full path: {ratio:.1f}x, "
+          f"{'met' if ratio >= 3 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

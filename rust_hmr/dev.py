@@ -1,0 +1,310 @@
+"""The dev loop: build once, serve the app, watch the sources, push every change to the pages.
+
+    run_dev(crate, host, port)   what `rust-hmr dev` and `doit dev` run, until Ctrl-C
+    DevLoop                      the same as an object (start, stop) for embedding and tests
+
+One asyncio process and one `Project`: no new Python per save. watchfiles coalesces a burst of
+saves into one set of changes; a single builder task takes them, so a save during a rebuild
+queues exactly one more rebuild and two never run at once. The rebuild itself (cargo, the
+patch linker) runs in a worker thread while the event loop keeps serving pages.
+
+Per change: a source file (anything in the crate but `target/`, the page template and the
+static directory) rebuilds: a `Patch` goes to every page, a `FullReload` builds the crate
+again and reloads the pages, a `CompileError` shows in the pages' overlay while their old code
+runs on. A change to the page template or a static file only reloads the pages. The terminal
+gets one line per rebuild: the files, the outcome, the milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from watchfiles import Change, DefaultFilter, awatch
+
+from rust_hmr._project import Build, Project
+from rust_hmr.cargo_build import CompileError
+from rust_hmr.link import FullReload, Patch
+from rust_hmr.server import DevServer, ServerError
+from rust_hmr.settings import Settings, load_settings
+
+__all__ = ["DevLoop", "Report", "SourceFilter", "compile_error_summary", "run_dev"]
+
+WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
+_HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
+_RUSTC_ERROR = re.compile(r"^error(\[E\d+\])?: ")
+
+
+class SourceFilter(DefaultFilter):
+    """watchfiles' default filter (VCS folders, caches, `.swp`, `~`...) plus `target/` and the
+    other files editors write beside the one saved (vim's `4913` probe, `#emacs#` autosaves,
+    `.bak`, `.orig`, `.tmp`)."""
+
+    ignore_dirs = (*DefaultFilter.ignore_dirs, "target")
+    ignore_entity_patterns = (*DefaultFilter.ignore_entity_patterns, r"^4913$", r"^#.*#$",
+                              r"\.(bak|orig|tmp|kate-swp)$")
+
+    def __init__(self, root: Path | None = None) -> None:
+        super().__init__()
+        self.root = root
+
+    def __call__(self, change: Change, path: str) -> bool:
+        """Folders are judged below `root` only: a crate inside a folder named `target` (or
+        `.git`...) is watched all the same."""
+        if self.root is not None and Path(path).is_relative_to(self.root):
+            path = str(Path(path).relative_to(self.root))
+        return super().__call__(change, path)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one rebuild did: `outcome` is patch, full-reload, error, no-change or reload."""
+
+    changed: tuple[str, ...]
+    outcome: str
+    detail: str
+    ms: float
+    pages: int = 0
+
+    def line(self) -> str:
+        files = ", ".join(self.changed[:3])
+        if len(self.changed) > 3:
+            files += f" and {len(self.changed) - 3} more"
+        sent = f", {self.pages} page{'s' * (self.pages != 1)}" if self.outcome != "error" else ""
+        return f"{time.strftime('%H:%M:%S')} {files}: {self.detail} ({self.ms:.0f} ms{sent})"
+
+
+def compile_error_summary(stderr: str) -> str:
+    """rustc's first error as one line, with its location: `error[E0308]: mismatched types at
+    src/lib.rs:12:5`."""
+    lines = stderr.splitlines()
+    for i, text in enumerate(lines):
+        if _RUSTC_ERROR.match(text) and not text.startswith("error: could not compile"):
+            where = next((ln.strip()[4:] for ln in lines[i + 1:i + 3]
+                          if ln.strip().startswith("--> ")), None)
+            return f"{text} at {where}" if where else text
+    return next((ln.strip() for ln in lines if ln.strip()), "the build failed")
+
+
+def _names(functions: tuple[str, ...], limit: int = 3) -> str:
+    bare = [_HASH_SUFFIX.sub("", name) for name in functions]
+    text = ", ".join(bare[:limit])
+    return text + (f" and {len(bare) - limit} more" if len(bare) > limit else "")
+
+
+class DevLoop:
+    """Builds `crate`, serves it on `host:port` (0: a free port), watches it and patches the
+    pages on every change. `hot=False` reloads the pages on every change instead of patching
+    them (a full build each time): the path a page takes without hot patching."""
+
+    def __init__(
+        self,
+        crate: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        settings: Settings | None = None,
+        hot: bool = True,
+        open_browser: bool = False,
+        verbose: bool = False,
+        echo: Callable[[str], None] = click.echo,
+    ) -> None:
+        self.crate = Path(crate).resolve()
+        self.settings = settings or load_settings(self.crate)
+        self.hot = hot
+        self.open_browser = open_browser
+        self.echo = echo
+        self.project = Project(self.crate, reserve_pages=self.settings.reserve_pages,
+                               spare_slots=self.settings.spare_slots, verbose=verbose)
+        static_dir = self.settings.path(self.crate, "static_dir")
+        self.page_files = (static_dir / "index.html", self.crate / "index.html")
+        self.static_dir = static_dir
+        self.server = DevServer(self.crate.name, host=host, port=port, static_dir=static_dir,
+                                page_templates=self.page_files)
+        self.reports: list[Report] = []
+        self._pending: dict[str, bool] = {}  # changed path -> whether it needs a rebuild
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._needs_build = True  # no good build yet: the next change builds, not patches
+
+    # Life cycle
+
+    async def run(self) -> None:
+        """Start, then serve until `stop()` (or SIGTERM, or cancellation)."""
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.close()
+
+    async def start(self) -> None:
+        """The first build, then the server, then the watch."""
+        start = time.perf_counter()
+        try:
+            build = await asyncio.to_thread(self.project.build)
+        except CompileError as err:
+            self.server.publish_error(compile_error_summary(err.stderr), err.stderr)
+            self.echo(f"{self.crate.name} does not compile yet: "
+                      f"{compile_error_summary(err.stderr)}")
+        except Exception as err:  # served all the same: the next save tries again
+            message = f"{type(err).__name__}: {err}"
+            self.server.publish_error(message.splitlines()[0], message)
+            self.echo(f"the first build of {self.crate.name} failed: {message}")
+        else:
+            self._publish_build(build, "first build")
+            self.echo(f"built {build.crate} in {time.perf_counter() - start:.1f} s "
+                      f"(build {self.server.state.build})")
+        await self.server.start()
+        self._tasks = [asyncio.create_task(self._build_loop())]
+        self._tasks += [asyncio.create_task(self._watch(paths, recursive))
+                        for paths, recursive in self._watch_roots()]
+        await asyncio.sleep(0)  # the watchers register before their first await: saves count
+        mode = "hot patching" if self.hot else "reloading on every change (hot patching off)"
+        self.echo(f"serving {self.server.state.crate} at {self.server.url} ({mode}; Ctrl-C stops)")
+        if self.open_browser:
+            await asyncio.to_thread(webbrowser.open, self.server.url)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.server.stop()
+
+    # Watching
+
+    def _watch_roots(self) -> list[tuple[list[Path], bool]]:
+        """The crate's folders but `target/` and hidden ones, recursively; the crate's own
+        files (Cargo.toml, index.html...) without recursion; the static dir if elsewhere."""
+        folders = [p for p in sorted(self.crate.iterdir())
+                   if p.is_dir() and p.name != "target" and not p.name.startswith(".")]
+        if self.static_dir.is_dir() and not self.static_dir.is_relative_to(self.crate):
+            folders.append(self.static_dir)
+        roots = [([self.crate], False)]
+        if folders:
+            roots.append((folders, True))
+        return roots
+
+    async def _watch(self, paths: list[Path], recursive: bool) -> None:
+        watch_filter = SourceFilter(self.crate)
+        async for changes in awatch(*paths, watch_filter=watch_filter, step=WATCH_STEP_MS,
+                                    stop_event=self._stop, recursive=recursive):
+            self.changed(changes)
+
+    def changed(self, changes: set[tuple[Change, str]]) -> None:
+        """Queue changed files (watchfiles' change sets): the builder takes them all at once."""
+        for _change, name in changes:
+            path = Path(name)
+            in_crate, in_static = path.is_relative_to(self.crate), path.is_relative_to(
+                self.static_dir)
+            if path.is_dir() or not (in_crate or in_static):
+                continue
+            page_only = in_static or path in self.page_files
+            shown = str(path.relative_to(self.crate) if in_crate else path)
+            self._pending[shown] = self._pending.get(shown, False) or not page_only
+        if self._pending:
+            self._wake.set()
+
+    # Building
+
+    async def _build_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            start = time.perf_counter()
+            try:
+                if any(pending.values()):
+                    outcome, detail = await self._rebuild(start)
+                else:
+                    first = min(pending)
+                    self.server.publish_reload(f"{first} changed")
+                    outcome, detail = "reload", "page reload"
+            except Exception as err:  # the loop must outlive any one rebuild
+                self._needs_build = True
+                message = f"{type(err).__name__}: {err}"
+                self.server.publish_error(message.splitlines()[0], message)
+                outcome, detail = "error", f"error: {message.splitlines()[0]}"
+            report = Report(tuple(sorted(pending)), outcome, detail,
+                            (time.perf_counter() - start) * 1000, self.server.pages)
+            self.reports.append(report)
+            self.echo(report.line())
+
+    async def _rebuild(self, start: float) -> tuple[str, str]:
+        if self._needs_build or not self.hot:
+            reason = "the crate builds again" if self.hot else "hot patching is off"
+            return await self._full_build(reason)
+        result = await asyncio.to_thread(self.project.rebuild)
+        if isinstance(result, CompileError):
+            return self._failed(result)
+        if isinstance(result, FullReload):
+            return await self._full_build(result.reason)
+        assert isinstance(result, Patch)
+        if result.id <= self.server.state.last_patch:  # cargo saw no change
+            self.server.publish_ok()
+            return "no-change", "no change"
+        ms = round((time.perf_counter() - start) * 1000)
+        self.server.publish_patch(result.id, result.module, ms, result.functions)
+        count = len(result.functions)
+        changed = f"; changed: {_names(result.changed)}" if result.changed else ""
+        return "patch", f"patch {result.id}, {count} function{'s' * (count != 1)}{changed}"
+
+    async def _full_build(self, reason: str) -> tuple[str, str]:
+        try:
+            build = await asyncio.to_thread(self.project.build)
+        except CompileError as err:
+            self._needs_build = True
+            return self._failed(err)
+        self._publish_build(build, reason)
+        return "full-reload", f"full reload: {reason}"
+
+    def _publish_build(self, build: Build, reason: str) -> None:
+        self.server.publish_build(build.module_path.read_bytes(), reason, build.crate)
+        self._needs_build = False
+
+    def _failed(self, err: CompileError) -> tuple[str, str]:
+        summary = compile_error_summary(err.stderr)
+        self.server.publish_error(summary, err.stderr)
+        return "error", f"error: {summary}"
+
+
+def run_dev(
+    crate: Path | str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    settings: Settings | None = None,
+    hot: bool = True,
+    open_browser: bool = False,
+    verbose: bool = False,
+) -> int:
+    """Run the dev loop on `crate` until Ctrl-C or SIGTERM; the exit status."""
+    loop = DevLoop(crate, host=host, port=port, settings=settings, hot=hot,
+                   open_browser=open_browser, verbose=verbose)
+    try:
+        asyncio.run(loop.run())
+    except KeyboardInterrupt:
+        pass
+    except ServerError as err:
+        click.echo(f"error: {err} (--port 0 picks a free port)", err=True)
+        return 1
+    return 0

@@ -1,0 +1,21 @@
+"""The browser runtime: hand-written JavaScript that the dev server serves as it is.
+
+    hmr.js      loads the app's main module, applies patches in order, reconnects, reloads
+    overlay.js  the compile-error overlay
+
+No build step and no framework: the files are ES modules any current browser runs.
+"""
+
+from pathlib import Path
+
+__all__ = ["RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
+
+RUNTIME_DIR = Path(__file__).resolve().parent
+RUNTIME_FILES = ("hmr.js", "overlay.js")
+
+
+def runtime_file(name: str) -> Path:
+    """The path of one of RUNTIME_FILES."""
+    if name not in RUNTIME_FILES:
+        raise KeyError(f"the runtime has no file {name!r} (it has {', '.join(RUNTIME_FILES)})")
+    return RUNTIME_DIR / name

@@ -1,0 +1,135 @@
+"""What the dev server publishes: the current build, its patches, the last error.
+
+`DevState` changes only through its `publish_*` methods, each of which returns the messages
+every connected page must get; `catch_up` answers a page that connects late or reconnects.
+Both are plain functions of the state, without I/O, so the server can apply them and queue
+their messages without a pause in between, and the tests can call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import blake3
+
+from rust_hmr.server import protocol
+
+BUILD_ID_DIGITS = 16
+
+
+def build_id(module: bytes) -> str:
+    """The id of a build: the first hex digits of its prepared module's blake3."""
+    return blake3.blake3(module).hexdigest()[:BUILD_ID_DIGITS]
+
+
+@dataclass(frozen=True)
+class PublishedPatch:
+    """A patch the server holds for pages that connect later."""
+
+    id: int
+    module: bytes
+    ms: int
+    functions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a connecting page says it runs: `build` (None: the page has no app loaded) and the
+    last patch it applied. From the connection's query string."""
+
+    build: str | None = None
+    patch: int = 0
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> PageState:
+        """From `build=<id>&patch=<n>`; a malformed patch number raises ValueError."""
+        build = query.get("build") or None
+        patch_text = query.get("patch") or "0"
+        if not (patch_text.isascii() and patch_text.isdigit()) or len(patch_text) > 9:
+            raise ValueError(f"patch must be a non-negative integer, got {patch_text!r}")
+        return cls(build, int(patch_text))
+
+
+@dataclass
+class DevState:
+    """The crate's current build (`module` bytes and `build` id) and the patches since."""
+
+    crate: str
+    build: str | None = None
+    module: bytes = b""
+    patches: list[PublishedPatch] = field(default_factory=list)
+    error: protocol.Error | None = None
+
+    @property
+    def last_patch(self) -> int:
+        return self.patches[-1].id if self.patches else 0
+
+    # URLs: both carry the build id, so a page never gets a module of another build.
+
+    def module_url(self) -> str:
+        return f"/_hmr/{self.build}/{self.crate}.wasm"
+
+    def patch_url(self, patch_id: int) -> str:
+        return f"/_hmr/{self.build}/patches/{patch_id}.wasm"
+
+    def patch_message(self, patch: PublishedPatch) -> protocol.PatchReady:
+        return protocol.PatchReady(patch.id, self.patch_url(patch.id), patch.ms, patch.functions)
+
+    # Changes
+
+    def publish_build(self, module: bytes, reason: str,
+                      crate: str | None = None) -> list[protocol.Message]:
+        """A new main module (of `crate`, if its name changed): pages load it again."""
+        self.crate = crate or self.crate
+        self.build = build_id(module)
+        self.module = module
+        self.patches = []
+        self.error = None
+        return [protocol.FullReload(reason)]
+
+    def publish_patch(self, patch_id: int, module: bytes, ms: int,
+                      functions: tuple[str, ...]) -> list[protocol.Message]:
+        """Patch `patch_id` of the current build (ids follow each other from 1)."""
+        if self.build is None:
+            raise ValueError("no build to patch")
+        if patch_id != self.last_patch + 1:
+            raise ValueError(f"patch {patch_id} does not follow patch {self.last_patch}")
+        messages = self.publish_ok()
+        patch = PublishedPatch(patch_id, module, ms, functions)
+        self.patches.append(patch)
+        return [*messages, self.patch_message(patch)]
+
+    def publish_error(self, message: str, diagnostics: str) -> list[protocol.Message]:
+        self.error = protocol.Error(message, diagnostics)
+        return [self.error]
+
+    def publish_ok(self) -> list[protocol.Message]:
+        """A build succeeded; if an error was shown, pages hide it."""
+        if self.error is None:
+            return []
+        self.error = None
+        return [protocol.Ok()]
+
+    # Pages
+
+    def catch_up(self, page: PageState) -> list[protocol.Message]:
+        """What a page that connects now must get to run the current code."""
+        if self.build is None:
+            return [protocol.Hello(None, 0), *([self.error] if self.error else [])]
+        if page.build is None:
+            return [protocol.FullReload("the app has been built")]
+        if page.build != self.build:
+            return [protocol.FullReload(f"the page runs build {page.build}, "
+                                        f"the server has build {self.build}")]
+        if page.patch > self.last_patch:
+            return [protocol.FullReload(f"the page has patch {page.patch}, the server only "
+                                        f"{self.last_patch} (did it restart?)")]
+        missed = [self.patch_message(p) for p in self.patches if p.id > page.patch]
+        return [protocol.Hello(self.build, self.last_patch), *missed,
+                *([self.error] if self.error else [])]
+
+    def patch_module(self, build: str, patch_id: int) -> bytes | None:
+        if build != self.build or not 1 <= patch_id <= len(self.patches):
+            return None
+        return self.patches[patch_id - 1].module
