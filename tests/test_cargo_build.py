@@ -35,8 +35,10 @@ def exports(path: Path) -> dict[str, object]:
 def test_debug_build_runs_in_wasmtime(counter_debug_wasm: Path) -> None:
     store = wasmtime.Store()
     module = wasmtime.Module(store.engine, counter_debug_wasm.read_bytes())
-    assert module.imports == []
-    instance = wasmtime.Instance(store, module, [])
+    # The page interface is the only import: env.dom_set_text(id_ptr, id_len, text_ptr, len).
+    assert [(i.module, i.name) for i in module.imports] == [("env", "dom_set_text")]
+    page = wasmtime.Func(store, module.imports[0].type, lambda *args: None)  # type: ignore[arg-type]
+    instance = wasmtime.Instance(store, module, [page])
     increment = instance.exports(store)["increment"]
     assert isinstance(increment, wasmtime.Func)
     assert [increment(store), increment(store)] == [1, 2]
@@ -130,14 +132,17 @@ def test_cli_build_reports_what_was_built(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "built counter (release)" in result.output
     assert "counter.wasm" in result.output
-    assert "9 functions" in result.output  # the crate's nine #[no_mangle] exports
+    assert "11 functions" in result.output  # the crate's eleven #[no_mangle] exports
+    assert "1 imports" in result.output  # env.dom_set_text, the page interface
 
 
 def test_counter_objects_link_against_the_main_module(
     counter_objects: list[Path], counter_debug_wasm: Path
 ) -> None:
-    """Every function an object leaves undefined is exported by the main module, by name."""
-    main_exports = exports(counter_debug_wasm).keys()
+    """Every function an object leaves undefined is exported by the main module, by name (or
+    imported by it: the page interface)."""
+    main = wasmtime.Module(wasmtime.Engine(), counter_debug_wasm.read_bytes())
+    main_exports = exports(counter_debug_wasm).keys() | {i.name for i in main.imports}
     engine = wasmtime.Engine()
     undefined = set()
     for obj in counter_objects:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import types
@@ -286,8 +287,14 @@ def test_doit_bundle_in_a_crate_without_a_dodo_file(tmp_path: Path) -> None:
     run = doit(crate, "bundle")
     assert run.ran == BUNDLE_STAGES
     assert (crate / "dist" / "index.html").is_file()
-    run = doit(crate, "dev", report=False, check=False)
-    assert "dev" in run.stderr  # the dev server, or the message that it is not there yet
+    # `doit dev` reaches the dev server: pointed at a port that is taken, it says so and stops.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = doit(crate, "dev", "--port", str(port), report=False, check=False)
+    assert run.code != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
 
 
 @pytest.mark.slow
