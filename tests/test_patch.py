@@ -490,3 +490,20 @@ def test_twenty_patches_in_a_row(tmp_path: Path) -> None:
     assert memory_used == sorted(memory_used), memory_used
     assert memory_used[-1] <= reserved.memory_size
     assert s.call("history_len") == 21
+
+
+def test_a_patch_calls_the_apps_own_imports(tmp_path: Path) -> None:
+    """The page interface is an import of the main module, not an export: a patch of the unit
+    that calls it imports it as the object does, even when rustc mangles its symbol name
+    (#[link(wasm_import_module = "env")])."""
+    s = Session(tmp_path, "counter", preamble=(
+        ("page.rs", 'extern "C" {', '#[link(wasm_import_module = "env")]\nextern "C" {'),))
+    s.call("increment")
+    s.call("render")
+    assert s.host.page["count"] == "one click"
+    s.patch(("page.rs", "unsafe { dom_set_text(id.as_ptr(), id.len(), text.as_ptr(), text.len()) }",
+             "let text = format!(\"[{}]\", text);\n"
+             "    unsafe { dom_set_text(id.as_ptr(), id.len(), text.as_ptr(), text.len()) }"))
+    s.call("render")
+    assert s.host.page["count"] == "[one click]"
+    assert s.call("get") == 1

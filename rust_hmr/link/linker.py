@@ -104,12 +104,21 @@ class PatchLinker:
                     if name not in self.defined_by_name:
                         wanted.setdefault(name, (view, sym.index or 0))
         for name, (view, import_index) in wanted.items():
-            if self._main_function(name) is None:
-                raise PatchRefused(f"function {_pretty(name)} is not in the main module")
-            desc = view.function_imports[import_index].desc
+            imp = view.function_imports[import_index]
+            main = self._main_function(name)
+            if main is not None and not main.imported:
+                module, field = MODULE, name  # the main module exports it by this name
+            else:
+                # One of the app's own imports (the page's, wasm-bindgen's): the patch imports
+                # it as the object does. With #[link(wasm_import_module)] the symbol is
+                # mangled, but the import keeps its module and field.
+                given = self._main_function(imp.field)
+                if given is None or not given.imported:
+                    raise PatchRefused(f"function {_pretty(name)} is not in the main module")
+                module, field = imp.module, imp.field
             self.imported[name] = len(self.imported)
-            self.imports.append(Import(MODULE, name, ExternKind.FUNCTION,
-                                       self.type_id(view, int(desc))))  # type: ignore[arg-type]
+            self.imports.append(Import(module, field, ExternKind.FUNCTION,
+                                       self.type_id(view, int(imp.desc))))  # type: ignore[arg-type]
         next_index = len(self.imported)
         for o, view in enumerate(self.views):
             for k in range(len(view.defined)):

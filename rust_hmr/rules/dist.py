@@ -39,7 +39,8 @@ PAGE = "index.html"
 LOADER_JS = """\
 // Loads the app: fetches the wasm that the page's preload link names (checked against its
 // integrity hash), instantiates it and calls its `start` export, if it has one.
-// Imports: env.log(ptr, len) prints a UTF-8 line; a page adds its own by setting
+// Imports: env.log(ptr, len) prints a UTF-8 line; env.dom_set_text(id_ptr, id_len, ptr, len)
+// sets the text of the element with that id; a page adds its own by setting
 // globalThis.wasmImports = { module: { name: function } } before this script runs.
 const link = document.querySelector('link[rel="preload"][type="application/wasm"]');
 const decoder = new TextDecoder();
@@ -49,6 +50,11 @@ let memory = null;
 const env = {
   log(ptr, len) {
     console.log(decoder.decode(new Uint8Array(memory.buffer, ptr, len)));
+  },
+  dom_set_text(idPtr, idLen, ptr, len) {
+    const id = decoder.decode(new Uint8Array(memory.buffer, idPtr, idLen));
+    const element = document.getElementById(id);
+    if (element) element.textContent = decoder.decode(new Uint8Array(memory.buffer, ptr, len));
   },
   ...given.env,
 };

@@ -2,8 +2,8 @@
 //! `env.dom_set_text` (given by the browser runtime and by the headless host), and the page
 //! calls the app's exports (`on_click`, `render`) on its own events.
 
-// No `#[link(wasm_import_module = "env")]`: `env` is already the default, and with the
-// attribute rustc gives the import a mangled symbol name.
+// `env` is the default import module, so no `#[link(wasm_import_module = "env")]` is needed
+// (patches handle it either way).
 extern "C" {
     /// Sets the text of the element whose id is `id` (both UTF-8 in the app's memory).
     fn dom_set_text(id_ptr: *const u8, id_len: usize, text_ptr: *const u8, text_len: usize);
