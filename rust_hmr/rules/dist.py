@@ -28,6 +28,7 @@ from typing import Any
 import blake3
 
 from rust_hmr.rules.stage import write_if_changed
+from rust_hmr.runtime import DEFAULT_PAGE
 
 __all__ = ["LOADER_JS", "DistFile", "DistWrite", "build_dist", "clean_dist", "dist_intact",
            "write_dist"]
@@ -89,21 +90,6 @@ if (typeof instance.exports.start === "function") instance.exports.start();
 globalThis.app = instance.exports;
 dispatchEvent(new CustomEvent("app-ready", { detail: instance.exports }));
 export default instance.exports;
-"""
-
-DEFAULT_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-</head>
-<body>
-<main id="app"></main>
-<noscript>This app needs JavaScript and WebAssembly.</noscript>
-</body>
-</html>
 """
 
 

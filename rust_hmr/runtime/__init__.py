@@ -8,10 +8,26 @@ No build step and no framework: the files are ES modules any current browser run
 
 from pathlib import Path
 
-__all__ = ["RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
+__all__ = ["DEFAULT_PAGE", "RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent
 RUNTIME_FILES = ("hmr.js", "overlay.js")
+
+# The page for a crate without one: the dev server and the bundle both start from it.
+DEFAULT_PAGE = """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+</head>
+<body>
+<main id="app"></main>
+<noscript>This app needs JavaScript and WebAssembly.</noscript>
+</body>
+</html>
+"""
 
 
 def runtime_file(name: str) -> Path:

@@ -13,23 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rust_hmr.runtime import DEFAULT_PAGE
+
 RUNTIME_URL = "/_hmr/runtime/hmr.js"
 CONFIG_ID = "rust-hmr-config"
-
-DEFAULT_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-</head>
-<body>
-<main id="app"></main>
-<noscript>This app needs JavaScript and WebAssembly.</noscript>
-</body>
-</html>
-"""
 
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 _BODY_START = re.compile(r"<body[\s>]", re.IGNORECASE)
