@@ -507,3 +507,40 @@ def test_a_patch_calls_the_apps_own_imports(tmp_path: Path) -> None:
     s.call("render")
     assert s.host.page["count"] == "[one click]"
     assert s.call("get") == 1
+
+
+# Calls between patches: through slots, whichever patch defined the callee
+
+
+def test_a_patch_calls_the_newest_code_of_a_function_an_earlier_patch_also_sent(
+        tmp_path: Path) -> None:
+    """Patch 1 sends two units; patch 2 changes only one of them. The other unit's code in
+    patch 1 must call the newest code, not patch 1's own copy."""
+    s = Session(tmp_path, "counter")
+    s.call("add", 5)
+    s.patch(("label.rs", 'format!("{} clicks", n)', 'format!("{} taps", n)'),
+            ("lib.rs", "label::render(get()).len() as i32",
+             "label::render(get()).len() as i32 + 1000"))
+    assert s.call("label_len") == len("5 taps") + 1000
+    s.patch(("label.rs", 'format!("{} taps", n)', 'format!("{} presses", n)'))
+    assert s.call("label_len") == len("5 presses") + 1000  # patch 1's label_len, newest render
+    assert s.call("label_hash") == text_hash("5 presses")
+
+
+def test_a_function_only_an_earlier_patch_has(tmp_path: Path) -> None:
+    """Patch 1 adds a helper; patch 2, in another unit, calls it; patch 3 changes it, and the
+    caller of patch 2 sees the change."""
+    s = Session(tmp_path, "counter")
+    s.call("add", 2)
+    s.patch(("label.rs", "pub fn render(count: i32) -> String {",
+             "pub fn loud(text: String) -> String {\n    format!(\"{}!\", text)\n}\n\n"
+             "pub fn render(count: i32) -> String {"),
+            ("label.rs", 'n => format!("{} clicks", n),', 'n => loud(format!("{} clicks", n)),'))
+    assert s.call("label_hash") == text_hash("2 clicks!")
+    s.patch(("lib.rs", "label::render(get()).len() as i32",
+             "label::loud(label::render(get())).len() as i32"))
+    assert s.call("label_len") == len("2 clicks!!")
+    s.patch(("label.rs", 'format!("{}!", text)', 'format!("{}?", text)'))
+    assert s.call("label_len") == len("2 clicks??")
+    assert s.call("label_hash") == text_hash("2 clicks?")
+    assert s.call("get") == 2 and s.call("history_len") == 1

@@ -1,7 +1,8 @@
 """The ledger: what earlier patches placed in the reserved room, kept between patches.
 
 A static added during the session keeps its address (and so its value) in every later patch,
-and a function pointer that a patch introduced keeps its table slot. The ledger also knows
+and a function that a patch introduced keeps its table slot, through which every later patch
+calls it. The ledger also knows
 which code is live for each codegen unit, so the next rebuild sends only what differs.
 """
 
@@ -21,7 +22,14 @@ class Ledger:
     memory_used: int = 0
     slots_used: int = 0
     statics: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> address, size
-    slots: dict[str, int] = field(default_factory=dict)  # function name -> table slot
+    slots: dict[str, int] = field(default_factory=dict)
+    """Function identity -> the table slot holding its newest code, for every function a patch
+    added (a new helper, a new generic instance, a unit-local function whose address is taken)
+    and every function whose signature changed. Later patches call it through that slot."""
+    signatures: dict[str, str] = field(default_factory=dict)  # identity -> its type, as text
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Symbol name in the live objects -> the identity it stands for, where they differ: a
+    closure renumbered by an edit keeps the identity (the slot) of the item it is."""
     objects: dict[str, str] = field(default_factory=dict)  # codegen unit -> live blake3
     patches: int = 0
 

@@ -10,6 +10,7 @@ instantiating the patch applies it.
 """
 
 from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rust_hmr.link import relocate
@@ -18,6 +19,7 @@ from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.records import PatchRefused
 from rust_hmr.prepare.symbol_map import FunctionInfo, SymbolMap
+from rust_hmr.prepare.trampolines import trampoline_body
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.module import WasmFile
 from rust_hmr.wasm.sections.code import FunctionBody
@@ -30,6 +32,7 @@ from rust_hmr.wasm.sections.reloc import Relocation, RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
 MODULE = "env"
+_CALL = 0x10  # the `call` opcode: a FUNCTION_INDEX_LEB site right after it is a call
 MEMORY_IMPORT = "memory"
 TABLE_IMPORT = "__indirect_function_table"
 
@@ -55,11 +58,25 @@ def _symbol_name(view: ObjectView, sym: Symbol) -> str:
     return ""
 
 
+def _signature(ftype: FuncType) -> str:
+    return f"({', '.join(map(str, ftype.params))}) -> ({', '.join(map(str, ftype.results))})"
+
+
+def _main_signature(main: FunctionInfo) -> str:
+    return f"({', '.join(main.params)}) -> ({', '.join(main.results)})"
+
+
 class PatchLinker:
-    def __init__(self, views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> None:
+    """One patch link. `renames` maps a defined function's symbol name in the new objects to
+    the name of the live item it is (a closure renumbered by the edit), or to None when it is
+    a new item whatever its name says: the old slot then keeps its old code."""
+
+    def __init__(self, views: list[ObjectView], symbols: SymbolMap, ledger: Ledger,
+                 renames: Mapping[str, str | None] | None = None) -> None:
         self.views = views
         self.symbols = symbols
         self.ledger = ledger
+        self.renames = dict(renames or {})
         self.types: list[FuncType] = []
         self._type_ids: dict[FuncType, int] = {}
         self.imports: list[Import] = [
@@ -72,15 +89,33 @@ class PatchLinker:
         self.imported: dict[str, int] = {}
         self.table_entries: dict[int, int] = {}  # slot -> patch function index
         self.slot_of_symbol: dict[tuple[int, int], int] = {}
+        self.hot_slot: dict[str, int] = {}  # global function name -> the slot calls go through
+        self.trampolines: dict[tuple[int, int], int] = {}  # (slot, type id) -> patch function
+        self.trampoline_bodies: list[tuple[int, bytes]] = []  # (type id, body)
+        self.defined_count = 0
+        self.aliases: dict[str, str] = {}  # the ledger's aliases after this patch
 
-    # types, functions, globals
+    # types, identities, functions, globals
 
     def type_id(self, view: ObjectView, type_index: int) -> int:
-        ftype = view.types[type_index]
+        return self._type_id(view.types[type_index])
+
+    def _type_id(self, ftype: FuncType) -> int:
         if ftype not in self._type_ids:
             self._type_ids[ftype] = len(self.types)
             self.types.append(ftype)
         return self._type_ids[ftype]
+
+    def identity(self, name: str, *, defined: bool) -> str:
+        """The live item a symbol name of the new objects stands for. A defined name goes
+        through this edit's renames first; every name then through the ledger's aliases (the
+        identities earlier patches gave the names of their objects)."""
+        if defined and name in self.renames:
+            target = self.renames[name]
+            if target is None:
+                return f"{name}@{self.ledger.patches + 1}"  # a new item: a slot of its own
+            name = target
+        return self.ledger.aliases.get(name, name)
 
     def _main_function(self, name: str) -> FunctionInfo | None:
         try:
@@ -105,25 +140,37 @@ class PatchLinker:
                         wanted.setdefault(name, (view, sym.index or 0))
         for name, (view, import_index) in wanted.items():
             imp = view.function_imports[import_index]
-            main = self._main_function(name)
-            if main is not None and not main.imported:
-                module, field = MODULE, name  # the main module exports it by this name
+            ftype = view.types[int(imp.desc)]  # type: ignore[arg-type]
+            live = self.identity(name, defined=False)
+            main = self._main_function(live)
+            if main is not None and not main.imported and _main_signature(main) == \
+                    _signature(ftype) and live not in self.ledger.signatures:
+                module, field = MODULE, live  # the main module exports it by this name
+            elif self.ledger.signatures.get(live) == _signature(ftype):
+                # A function only an earlier patch has (or whose signature a patch changed):
+                # called through its slot, so its newest code answers.
+                self.hot_slot[name] = self.ledger.slots[live]
+                continue
             else:
                 # One of the app's own imports (the page's, wasm-bindgen's): the patch imports
                 # it as the object does. With #[link(wasm_import_module)] the symbol is
                 # mangled, but the import keeps its module and field.
                 given = self._main_function(imp.field)
                 if given is None or not given.imported:
+                    if main is not None:
+                        raise PatchRefused(
+                            f"function {_pretty(name)} is called as {_signature(ftype)}, but "
+                            f"the running app's has {_main_signature(main)}")
                     raise PatchRefused(f"function {_pretty(name)} is not in the main module")
                 module, field = imp.module, imp.field
             self.imported[name] = len(self.imported)
-            self.imports.append(Import(module, field, ExternKind.FUNCTION,
-                                       self.type_id(view, int(imp.desc))))  # type: ignore[arg-type]
+            self.imports.append(Import(module, field, ExternKind.FUNCTION, self._type_id(ftype)))
         next_index = len(self.imported)
         for o, view in enumerate(self.views):
             for k in range(len(view.defined)):
                 self.function_index[(o, view.first_defined + k)] = next_index
                 next_index += 1
+        self.defined_count = next_index - len(self.imported)
         for o, view in enumerate(self.views):
             for sym in view.linking.symbols:
                 if (sym.kind is SymbolKind.FUNCTION and sym.defined and sym.name
@@ -142,13 +189,45 @@ class PatchLinker:
                     raise PatchRefused(f"the patch defines a wasm global ({sym.name})")
 
     def function_of(self, o: int, sym: Symbol) -> int:
+        """The patch's function index of a function symbol: its own body, or its import."""
         view = self.views[o]
         if sym.defined:
             return self.function_index[(o, sym.index or 0)]
         name = _symbol_name(view, sym)
         if name in self.imported:
             return self.imported[name]
-        return self.defined_by_name[name]
+        if name in self.defined_by_name:
+            return self.defined_by_name[name]
+        return self._trampoline(self.hot_slot[name], view.function_imports[sym.index or 0])
+
+    def call_target(self, o: int, sym: Symbol) -> int:
+        """What a `call` of this symbol calls: a function with a slot of its own is called
+        through the slot (a trampoline in the patch), so the next patch that writes the slot
+        reaches this patch's callers too; anything else directly."""
+        view = self.views[o]
+        name = _symbol_name(view, sym)
+        slot = None if sym.local else self.hot_slot.get(name)
+        if slot is None:
+            return self.function_of(o, sym)
+        if sym.defined:
+            ftype = view.types[view.defined[(sym.index or 0) - view.first_defined]]
+        else:
+            ftype = view.types[int(view.function_imports[sym.index or 0].desc)]  # type: ignore[arg-type]
+        return self._trampoline_for(slot, ftype)
+
+    def _trampoline(self, slot: int, imp: Import) -> int:
+        view_type = next(v.types[int(imp.desc)] for v in self.views  # type: ignore[arg-type]
+                         if imp in v.function_imports)
+        return self._trampoline_for(slot, view_type)
+
+    def _trampoline_for(self, slot: int, ftype: FuncType) -> int:
+        tid = self._type_id(ftype)
+        key = (slot, tid)
+        if key not in self.trampolines:
+            self.trampolines[key] = (len(self.imported) + self.defined_count
+                                     + len(self.trampoline_bodies))
+            self.trampoline_bodies.append((tid, trampoline_body(ftype, tid, slot)))
+        return self.trampolines[key]
 
     # table slots
 
@@ -160,16 +239,23 @@ class PatchLinker:
         view = self.views[o]
         sym = view.linking.symbols[sym_index]
         name = _symbol_name(view, sym)
-        main = None if sym.local else self._main_function(name)
-        if main is not None and main.table_index is not None:
-            slot = main.table_index  # the main module's own entry: pointers compare equal
+        if not sym.local and name in self.hot_slot:
+            slot = self.hot_slot[name]
+            main = self._main_function(self.identity(name, defined=sym.defined))
+            if main is not None and main.slot == slot and main.table_index is not None:
+                slot = main.table_index  # the main module's own entry: pointers compare equal
         else:
-            ledger_key = name if not sym.local else f"{view.name}:{name}"
-            slot = self.ledger.slots.get(ledger_key)
-            if slot is None:
-                slot = self.ledger.new_slot(_pretty(name))
-                self.ledger.slots[ledger_key] = slot
-            self.table_entries[slot] = self.function_of(o, sym)
+            live = self.identity(name, defined=sym.defined)
+            main = None if sym.local else self._main_function(live)
+            if main is not None and main.table_index is not None:
+                slot = main.table_index
+            else:
+                ledger_key = live if not sym.local else f"{view.name}:{live}"
+                slot = self.ledger.slots.get(ledger_key)
+                if slot is None:
+                    slot = self.ledger.new_slot(_pretty(name))
+                    self.ledger.slots[ledger_key] = slot
+                self.table_entries[slot] = self.function_of(o, sym)
         self.slot_of_symbol[key] = slot
         return slot
 
@@ -181,31 +267,60 @@ class PatchLinker:
         A global symbol names one function of the main module. A unit-local one (a method only
         its unit's vtable uses, an `#[inline]` copy) may name several, one per unit that
         instantiated it: the same source function, so each same-typed slot gets the new code.
-        Old pointers to it (vtables, stored callbacks) go through those slots."""
+        Old pointers to it (vtables, stored callbacks) go through those slots. A global
+        function the main module lacks (or whose signature changed) gets a slot of its own in
+        the ledger, kept for later patches."""
         written = []
         dirty_main = {f.index for name in self.defined_by_name
-                      for f in self.symbols.functions_named(name)}
+                      for f in self.symbols.functions_named(self.identity(name, defined=True))}
         for o, view in enumerate(self.views):
             for sym in view.linking.symbols:
                 if sym.kind is not SymbolKind.FUNCTION or not sym.defined or not sym.name:
                     continue
-                mains = [f for f in self.symbols.functions_named(sym.name)
-                         if f.hot and f.slot is not None]
-                if not sym.local and not self.symbols.functions_named(sym.name) \
-                        and not sym.name.startswith(("_ZN", "_R")):
+                live = self.identity(sym.name, defined=True)
+                if live != sym.name:
+                    self.aliases[sym.name] = live
+                named = self.symbols.functions_named(live)
+                if not sym.local and not named and not sym.name.startswith(("_ZN", "_R")):
                     raise PatchRefused(
                         f"new exported function {sym.name}: the host must load the app again "
                         "to call it")
                 new_type = view.types[view.defined[(sym.index or 0) - view.first_defined]]
-                signature = (tuple(map(str, new_type.params)), tuple(map(str, new_type.results)))
-                for main in mains:
-                    if signature != (tuple(main.params), tuple(main.results)):
+                signature = _signature(new_type)
+                body = self.function_of(o, sym)
+                matched = False
+                for main in named:
+                    if not main.hot or main.slot is None:
+                        continue
+                    if signature != _main_signature(main):
                         if not sym.local:
                             self._check_signature_change(main, dirty_main, new_type)
                         continue
-                    self.table_entries[main.slot] = self.function_of(o, sym)  # type: ignore[index]
+                    if live in self.ledger.signatures:
+                        continue  # its signature changed earlier: the ledger's slot is live
+                    self.table_entries[main.slot] = body
+                    matched = True
+                    if not sym.local:
+                        self.hot_slot[sym.name] = main.slot
                     written.append(main.demangled.rsplit("::h", 1)[0])
+                if matched or sym.local:
+                    continue
+                slot = self._ledger_slot(live, signature)
+                self.table_entries[slot] = body
+                self.hot_slot[sym.name] = slot
+                written.append(_pretty(sym.name))
         return list(dict.fromkeys(written))  # generic instances share a name
+
+    def _ledger_slot(self, live: str, signature: str) -> int:
+        """The ledger's slot for a function a patch defines and the main module has no slot
+        for; a new one when it is new, or when its signature changed (pointers made before
+        keep their old code and type)."""
+        slot = self.ledger.slots.get(live)
+        if slot is None or self.ledger.signatures.get(live) != signature:
+            slot = self.ledger.new_slot(_pretty(live))
+            self.ledger.slots[live] = slot
+            self.ledger.signatures[live] = signature
+        return slot
 
     def _check_signature_change(self, main: FunctionInfo, dirty: set[int],
                                 new_type: FuncType) -> None:
@@ -217,16 +332,19 @@ class PatchLinker:
                    "the app holds pointers to it")
             raise PatchRefused(
                 f"the signature of {_pretty(main.name)} changed from "
-                f"({', '.join(main.params)}) -> ({', '.join(main.results)}) to {new_type}: {why}")
+                f"{_main_signature(main)} to {_signature(new_type)}: {why}")
 
     # relocation values
 
-    def value(self, o: int, rel: Relocation, layout: DataLayout) -> int:
+    def value(self, o: int, rel: Relocation, layout: DataLayout, call: bool = False) -> int:
+        """The value a relocation site gets; `call`: the site is a `call` instruction's."""
         view = self.views[o]
         t = rel.type
         if t is RelocType.TYPE_INDEX_LEB:
             return self.type_id(view, rel.index)
         sym = view.linking.symbols[rel.index]
+        if t is RelocType.FUNCTION_INDEX_LEB and call:
+            return self.call_target(o, sym)
         if t in (RelocType.FUNCTION_INDEX_LEB, RelocType.FUNCTION_INDEX_I32):
             return self.function_of(o, sym)
         if t in (RelocType.GLOBAL_INDEX_LEB, RelocType.GLOBAL_INDEX_I32):
@@ -255,10 +373,15 @@ class PatchLinker:
                 end = start + len(body.data)
                 mine = relocs[bisect_left(offsets, start):bisect_left(offsets, end)]
                 buf = bytearray(body.data)
-                relocate.apply(buf, start, mine, lambda r, o=o: self.value(o, r, layout))
+                relocate.apply(buf, start, mine, lambda r, o=o, b=buf, s=start: self.value(
+                    o, r, layout, call=b[r.offset - s - 1] == _CALL))
                 bodies.append(FunctionBody(0, bytes(buf)))
         segments = self._data_segments(layout)
         functions = [self.type_id(view, t) for view in self.views for t in view.defined]
+        functions += [tid for tid, _ in self.trampoline_bodies]
+        bodies += [FunctionBody(0, body) for _, body in self.trampoline_bodies]
+        self.ledger.aliases = {k: v for k, v in self.ledger.aliases.items()
+                               if k not in self.defined_by_name} | self.aliases
         return LinkedPatch(self._assemble(functions, bodies, segments), tuple(written),
                            layout.placed_bytes)
 
