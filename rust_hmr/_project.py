@@ -18,6 +18,7 @@ import blake3
 import msgpack
 
 from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
+from rust_hmr.dwarf import DebugInfo, DwarfError, read_debug_info_cached
 from rust_hmr.link import (
     FullReload,
     Ledger,
@@ -26,7 +27,10 @@ from rust_hmr.link import (
     PatchRefused,
     link_patch,
 )
+from rust_hmr.link.edit import DirtyUnit
+from rust_hmr.link.edit import analyse as analyse_edit
 from rust_hmr.link.objects import function_fingerprints, load_object_cached
+from rust_hmr.link.sources import SourceHistory, snapshot
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -38,6 +42,7 @@ from rust_hmr.shim import (
     ENV_MANIFEST,
     ENV_MODE,
     ENV_OBJECT_STORE,
+    ENV_WHOLE_ARCHIVES,
     HMR_LINK_ARGS,
     LinkManifest,
     ObjectFile,
@@ -120,11 +125,15 @@ class Project:
             ENV_MANIFEST: str(self.manifest_path),
             ENV_OBJECT_STORE: str(self.out_dir / "objects"),
             ENV_LINKER: shlex.join(self.toolchain.wasm_ld_command()),
+            # Dev links every rlib whole, so patches find any std function (the user may say 0)
+            ENV_WHOLE_ARCHIVES: os.environ.get(ENV_WHOLE_ARCHIVES, "1")
+            if self.profile == "dev" else "0",
         }
 
     def build(self) -> Build:
         """Compile, link through the shim, prepare; raises CompileError on a compile error."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        sources = snapshot(self.path, self.sources_dir)  # the text this build compiles
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, linker=launcher, extra_env=self.shim_env())
@@ -144,7 +153,8 @@ class Project:
         timings["prepare"] = time.perf_counter() - start
         self._symbols = symbols
         self._ledger = Ledger(symbols.reserved,
-                              objects={o.path: o.blake3 for o in manifest.objects})
+                              objects={o.path: o.blake3 for o in manifest.objects},
+                              sources=sources)
         self._ledger.dump(self.ledger_path)
         return Build(built.crate, self.profile, self.module_path(built.crate),
                      self.symbols_path, symbols, linked, manifest, timings)
@@ -173,6 +183,7 @@ class Project:
         """
         symbols, ledger = self._state()
         start = time.perf_counter()
+        sources = snapshot(self.path, self.sources_dir)
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         try:
             build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
@@ -188,14 +199,15 @@ class Project:
             return Patch(ledger.patches, EMPTY_MODULE, timings=timings,
                          ledger_memory_used=ledger.memory_used,
                          ledger_slots_used=ledger.slots_used)
-        views = [self._object_view(o) for o in dirty]
         try:
-            linked = link_patch(views, symbols, ledger)
+            dirty, renames = self._analyse_edit(manifest, dirty, ledger, sources)
+            linked = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
         except PatchRefused as refused:
             timings["link"] = time.perf_counter() - start
             return FullReload(refused.reason, timings)
         changed = self._changed_functions(dirty, ledger)
         ledger.objects.update({o.path: o.blake3 for o in dirty})
+        ledger.sources = sources
         ledger.patches += 1
         ledger.dump(self.ledger_path)
         patches = self.out_dir / "patches"
@@ -206,16 +218,54 @@ class Project:
                      tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
                      ledger.memory_used, ledger.slots_used, changed)
 
+    def _analyse_edit(self, manifest: LinkManifest, dirty: list[ObjectFile], ledger: Ledger,
+                      sources: dict[str, str]) -> tuple[list[ObjectFile], dict[str, str | None]]:
+        """Layouts checked, functions matched to the live items they are (`link.edit`).
+
+        When the edit renumbered closures, code that did not change may still name them
+        (an `FnOnce` shim in another unit): its unit joins the patch, so that its references
+        take the new meaning too. Returns the units to link and the renames."""
+        history = SourceHistory(self.path, self.sources_dir, ledger.sources, sources)
+        units = list(dirty)
+        while True:
+            renames = analyse_edit([DirtyUnit(self._live_object(o, ledger), o) for o in units],
+                                   self._object_view, self._debug_info, history,
+                                   {manifest.crate})
+            if not renames:
+                return units, renames
+            linked = {o.path for o in units}
+            users = [o for o in manifest.objects if o.path not in linked
+                     and self._object_view(o).undefined_functions() & renames.keys()]
+            if not users:
+                return units, renames
+            units += users
+
+    def _live_object(self, obj: ObjectFile, ledger: Ledger) -> ObjectFile | None:
+        """The object the live code of `obj`'s unit came from, if it is still stored."""
+        previous = ledger.objects.get(obj.path)
+        stored = self.out_dir / "objects" / f"{previous}.o"
+        if previous is None or not stored.exists():
+            return None
+        return ObjectFile(obj.path, previous, 0, str(stored))
+
+    def _debug_info(self, obj: ObjectFile) -> DebugInfo:
+        try:
+            return read_debug_info_cached(Path(obj.stored), obj.blake3, self.out_dir / "dwarf")
+        except DwarfError as err:
+            raise PatchRefused(f"the debug info of {Path(obj.path).name} can't be read "
+                               f"({err}), so the edit can't be checked") from None
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.out_dir / "sources"
+
     def _changed_functions(self, dirty: list[ObjectFile], ledger: Ledger) -> tuple[str, ...]:
         """Demangled names of the functions whose code differs from the live version."""
-        store = self.out_dir / "objects"
         changed: list[str] = []
         for obj in dirty:
             new = function_fingerprints(self._object_view(obj))
-            previous = ledger.objects.get(obj.path)
-            old_path = store / f"{previous}.o"
-            old = {} if previous is None or not old_path.exists() else function_fingerprints(
-                self._object_view(ObjectFile(obj.path, previous, 0, str(old_path))))
+            live = self._live_object(obj, ledger)
+            old = {} if live is None else function_fingerprints(self._object_view(live))
             changed += [demangle_or_raw(name, hash=False) for name, code in new.items()
                         if old.get(name) != code]
         return tuple(dict.fromkeys(changed))

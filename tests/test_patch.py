@@ -385,7 +385,8 @@ def test_struct_growing_inside_a_static_needs_a_full_reload(tmp_path: Path) -> N
            "App { count, set_count, set_name, output, renders, started: 7 }")
     result = s.project.rebuild()
     assert isinstance(result, FullReload), describe(result)
-    assert "signals::APP" in result.reason, result.reason  # the thread_local holding App
+    # The type whose layout changed, and how; the thread_local APP holds one.
+    assert "struct signals::app::App: field `started: u32` added" in result.reason, result.reason
     assert "_ZN" not in result.reason
     with pytest.raises(TypeError, match="FullReload"):
         s.host.apply(result)
@@ -544,3 +545,53 @@ def test_a_function_only_an_earlier_patch_has(tmp_path: Path) -> None:
     assert s.call("label_len") == len("2 clicks??")
     assert s.call("label_hash") == text_hash("2 clicks?")
     assert s.call("get") == 2 and s.call("history_len") == 1
+
+
+# Closures renumbered by an edit: a slot never receives another closure's code
+
+OPS_PREAMBLE = """
+/// A table of fn pointers made from closures, kept in state: what renumbering would break.
+type Op = fn(i32) -> i32;
+
+thread_local! {
+    static OPS: std::cell::RefCell<Vec<Op>> = std::cell::RefCell::new(Vec::new());
+}
+
+fn install() -> Vec<Op> {
+    vec![
+        |x| x + 1,
+        |x| x * 2,
+        |x| x - 3,
+    ]
+}
+
+#[no_mangle]
+pub extern "C" fn ops_init() -> i32 {
+    OPS.with(|ops| *ops.borrow_mut() = install());
+    OPS.with(|ops| ops.borrow().len() as i32)
+}
+
+#[no_mangle]
+pub extern "C" fn op(k: i32, x: i32) -> i32 {
+    OPS.with(|ops| ops.borrow()[k as usize](x))
+}
+"""
+
+
+def test_a_closure_added_before_others_leaves_stored_pointers_their_own_code(
+        tmp_path: Path) -> None:
+    s = Session(tmp_path, "counter",
+                preamble=(("lib.rs", "mod label;\n", "mod label;\n" + OPS_PREAMBLE),))
+    assert s.call("ops_init") == 3
+    assert [s.call("op", k, 5) for k in range(3)] == [6, 10, 2]
+    s.patch(("lib.rs", "    vec![\n        |x| x + 1,", "    vec![\n        |x| x * 100,\n"
+             "        |x| x + 1,"))
+    assert [s.call("op", k, 5) for k in range(3)] == [6, 10, 2]  # the table made before
+    s.patch(("lib.rs", "        |x| x * 2,", "        |x| x * 3,"))
+    assert [s.call("op", k, 5) for k in range(3)] == [6, 15, 2]  # the edited one, only it
+    assert s.call("ops_init") == 4
+    assert [s.call("op", k, 5) for k in range(4)] == [500, 6, 15, 2]
+    s.patch(("lib.rs", "        |x| x * 100,\n", ""))  # and removed again
+    assert [s.call("op", k, 5) for k in range(4)] == [500, 6, 15, 2]
+    assert s.call("ops_init") == 3
+    assert [s.call("op", k, 5) for k in range(3)] == [6, 15, 2]

@@ -5,6 +5,7 @@ made, so a refused patch leaves the ledger as it was.
 """
 
 import copy
+from collections.abc import Mapping
 
 import wasmtime
 
@@ -20,11 +21,12 @@ __all__ = ["FullReload", "Ledger", "LinkedPatch", "ObjectView", "Patch", "PatchR
 _VALIDATOR = wasmtime.Engine()
 
 
-def link_patch(views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> LinkedPatch:
+def link_patch(views: list[ObjectView], symbols: SymbolMap, ledger: Ledger,
+               renames: Mapping[str, str | None] | None = None) -> LinkedPatch:
     """Link `views` against the main module; raises PatchRefused with the reason when the
     edit can't be patched safely. On success `ledger` holds the new placements."""
     trial = copy.deepcopy(ledger)
-    linked = PatchLinker(views, symbols, trial).link()
+    linked = PatchLinker(views, symbols, trial, renames).link()
     try:
         wasmtime.Module.validate(_VALIDATOR, linked.module)
     except wasmtime.WasmtimeError as err:

@@ -105,7 +105,8 @@ class DataResolver:
                     if old_size != (sym.size or 0):
                         raise PatchRefused(
                             f"static {_path(sym.name or '')} changed size "
-                            f"from {old_size} to {sym.size} bytes: its state can't be kept")
+                            f"from {old_size} to {sym.size} bytes: the value it holds can't be "
+                            "kept")
                     bases.add(address - (sym.offset or 0))
                 if len(bases) != 1 or len(found) != len(named):
                     raise PatchRefused(f"data segment {info.name} changed its layout")
@@ -132,9 +133,12 @@ class DataResolver:
                 continue
             old = self.main_paths.get(_path(sym.name))
             if old is not None and old != sym.name:
+                was, now = self.main[old].size, sym.size or 0
+                size = (f"still {now} bytes, but rustc's symbol hash, which covers the type, "
+                        "changed" if was == now else f"{was} → {now} bytes")
                 raise PatchRefused(
-                    f"static {_path(sym.name)} changed its type (now {sym.size} bytes, was "
-                    f"{self.main[old].size}): its state can't be kept")
+                    f"static {_path(sym.name)} changed its type ({size}): the value it holds "
+                    "can't be kept")
 
     def _resolve_undefined(self, addresses: dict[tuple[int, int], int]) -> None:
         defined: dict[str, int] = {}

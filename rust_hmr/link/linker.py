@@ -49,13 +49,7 @@ def _pretty(name: str) -> str:
 
 
 def _symbol_name(view: ObjectView, sym: Symbol) -> str:
-    if sym.name is not None:
-        return sym.name
-    if sym.kind is SymbolKind.FUNCTION and sym.index is not None:
-        return view.function_imports[sym.index].field
-    if sym.kind is SymbolKind.GLOBAL and sym.index is not None:
-        return view.global_imports[sym.index].field
-    return ""
+    return view.symbol_name(sym)
 
 
 def _signature(ftype: FuncType) -> str:

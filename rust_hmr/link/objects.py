@@ -45,6 +45,21 @@ class ObjectView:
     def first_defined(self) -> int:
         return len(self.function_imports)
 
+    def symbol_name(self, sym: Symbol) -> str:
+        """A symbol's name; an undefined one without its own name has its import's field."""
+        if sym.name is not None:
+            return sym.name
+        if sym.kind is SymbolKind.FUNCTION and sym.index is not None:
+            return self.function_imports[sym.index].field
+        if sym.kind is SymbolKind.GLOBAL and sym.index is not None:
+            return self.global_imports[sym.index].field
+        return ""
+
+    def undefined_functions(self) -> set[str]:
+        """The names of the functions this object uses and other objects define."""
+        return {self.symbol_name(s) for s in self.linking.symbols
+                if s.kind is SymbolKind.FUNCTION and not s.defined}
+
 
 def _relocs_for(wasm: WasmFile, section_name: str) -> list[Relocation]:
     section = wasm.get(section_name)

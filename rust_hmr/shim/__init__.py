@@ -5,7 +5,8 @@ objects into a content-addressed store (rustc deletes them after the link), adds
 arguments and runs the real wasm-ld. In *capture* mode it records and stores the objects and
 skips the real link (the patch path). The mode and the paths come through environment
 variables, never through RUSTFLAGS: cargo fingerprints RUSTFLAGS, so a flag would throw away
-the incremental cache at every switch.
+the incremental cache at every switch. Dev builds also link every rlib's objects whole
+(`whole_archives`), so that a patch finds any std or dependency function in the main module.
 """
 
 from rust_hmr.shim.link_manifest import (
@@ -13,6 +14,7 @@ from rust_hmr.shim.link_manifest import (
     ENV_MANIFEST,
     ENV_MODE,
     ENV_OBJECT_STORE,
+    ENV_WHOLE_ARCHIVES,
     HMR_LINK_ARGS,
     LinkManifest,
     ObjectFile,
@@ -24,6 +26,7 @@ __all__ = [
     "ENV_MANIFEST",
     "ENV_MODE",
     "ENV_OBJECT_STORE",
+    "ENV_WHOLE_ARCHIVES",
     "HMR_LINK_ARGS",
     "LinkManifest",
     "ObjectFile",

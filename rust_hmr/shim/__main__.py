@@ -9,15 +9,18 @@ from pathlib import Path
 
 import blake3
 
+from rust_hmr.shim.archive import ArchiveError
 from rust_hmr.shim.link_manifest import (
     ENV_LINKER,
     ENV_MANIFEST,
     ENV_MODE,
     ENV_OBJECT_STORE,
+    ENV_WHOLE_ARCHIVES,
     HMR_LINK_ARGS,
     LinkManifest,
     ObjectFile,
 )
+from rust_hmr.shim.whole_archives import whole_archives
 
 _FLAVOR = ("-flavor", "wasm")
 
@@ -71,30 +74,49 @@ def build_manifest(args: list[str], mode: str, store: Path) -> LinkManifest:
     return manifest
 
 
+def _fail(message: str) -> int:
+    print(f"rust-hmr linker shim: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     mode = os.environ.get(ENV_MODE, "link")
     if mode not in ("link", "capture"):
-        print(f"rust-hmr linker shim: unknown {ENV_MODE}={mode!r} (link or capture)",
-              file=sys.stderr)
-        return 2
+        return _fail(f"unknown {ENV_MODE}={mode!r} (link or capture)")
+    whole = os.environ.get(ENV_WHOLE_ARCHIVES, "0")
+    if whole not in ("0", "1"):
+        return _fail(f"unknown {ENV_WHOLE_ARCHIVES}={whole!r} (0 or 1)")
     args = strip_flavor(expand_response_files(argv))
     manifest_path = os.environ.get(ENV_MANIFEST)
+    if whole == "1" and not manifest_path:
+        return _fail(f"{ENV_WHOLE_ARCHIVES}=1 needs {ENV_MANIFEST}: the extracted objects are "
+                     f"kept next to the manifest")
+    manifest = LinkManifest(mode=mode, crate="", output="", args=list(args))
     if manifest_path:
         store = Path(os.environ.get(ENV_OBJECT_STORE) or Path(manifest_path).parent / "objects")
         store.mkdir(parents=True, exist_ok=True)
-        build_manifest(args, mode, store).dump(Path(manifest_path))
+        manifest = build_manifest(args, mode, store)
+        if whole == "1":
+            try:
+                manifest.whole_archives = whole_archives(
+                    manifest.rlibs, Path(manifest_path).parent / "archives")
+            except (OSError, ArchiveError) as err:
+                return _fail(f"cannot link the rlibs whole: {err} (set {ENV_WHOLE_ARCHIVES}=0 "
+                             f"to link them as archives)")
+        manifest.dump(Path(manifest_path))
     if mode == "capture":
         return 0
     linker = os.environ.get(ENV_LINKER)
     if not linker:
         real = shutil.which("wasm-ld") or shutil.which("rust-lld")
         if real is None:
-            print(f"rust-hmr linker shim: {ENV_LINKER} is not set and no wasm-ld on PATH",
-                  file=sys.stderr)
-            return 2
+            return _fail(f"{ENV_LINKER} is not set and no wasm-ld on PATH")
         linker = shlex.join([real, *(_FLAVOR if real.endswith("rust-lld") else ())])
-    return subprocess.run([*shlex.split(linker), *args, *HMR_LINK_ARGS]).returncode
-
+    code = subprocess.run([*shlex.split(linker), *manifest.link_args(), *HMR_LINK_ARGS]).returncode
+    if code != 0 and manifest.whole_archives:
+        _fail(f"the link failed with the rlibs linked whole ({ENV_WHOLE_ARCHIVES}=1); "
+              f"{ENV_WHOLE_ARCHIVES}=0 links them as archives")
+    return code
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -13,6 +13,10 @@ ENV_MODE = "RUST_HMR_SHIM_MODE"  # "link" (default) or "capture"
 ENV_MANIFEST = "RUST_HMR_SHIM_MANIFEST"  # where to write the manifest
 ENV_OBJECT_STORE = "RUST_HMR_SHIM_OBJECTS"  # content-addressed copies of the crate's objects
 ENV_LINKER = "RUST_HMR_SHIM_LINKER"  # the real wasm-ld command line, shell-quoted
+# "1": link every rlib's objects whole (dev builds, see `rust_hmr.shim.whole_archives`); they
+# are extracted once into `archives/` next to the manifest. cargo does not fingerprint it:
+# switching it relinks only at the next change to the crate.
+ENV_WHOLE_ARCHIVES = "RUST_HMR_SHIM_WHOLE_ARCHIVES"
 
 # Keep and export every symbol, keep the function table exported and growable, keep the
 # relocations: what the main-module rewrite and the patch linker need. lld refuses to export
@@ -24,6 +28,9 @@ HMR_LINK_ARGS = (
     "--emit-relocs",
     "--export=__stack_pointer",
 )
+
+# After rustc's `--gc-sections`: keep what the whole archives bring even when nothing uses it.
+WHOLE_ARCHIVE_LINK_ARGS = ("--no-gc-sections",)
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,25 @@ class LinkManifest:
     flags: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     """The whole link line as rustc gave it (`-flavor` removed), to link again later."""
+    whole_archives: dict[str, list[str]] = field(default_factory=dict)
+    """The rlibs linked whole, each with its extracted objects (linked in its place)."""
+
+    def link_args(self, args: list[str] | None = None) -> list[str]:
+        """`args` (default: the link line as rustc gave it) with each whole-linked rlib
+        replaced by its objects, and the arguments that keep them all."""
+        args = self.args if args is None else args
+        if not self.whole_archives:
+            return list(args)
+        out: list[str] = []
+        for arg in args:
+            out += self.whole_archives.get(arg, [arg])
+        return [*out, *WHOLE_ARCHIVE_LINK_ARGS]
 
     def relink_args(self) -> list[str]:
         """The link line with each object replaced by its stored copy (rustc deleted the
         originals), for linking a captured build without cargo."""
         stored = {o.path: o.stored for o in self.objects}
-        return [stored.get(arg, arg) for arg in self.args]
+        return self.link_args([stored.get(arg, arg) for arg in self.args])
 
     def dump(self, path: Path) -> None:
         data = msgpack.packb(asdict(self), use_bin_type=True)

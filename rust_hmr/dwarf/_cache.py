@@ -1,0 +1,75 @@
+"""`read_debug_info` through a msgpack cache keyed by the object's blake3.
+
+Old objects are read on every save (the live side of each dirty unit), so their records are
+kept: decoding one is a fraction of walking the DIE tree again.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from rust_hmr.dwarf._reader import read_debug_info
+from rust_hmr.dwarf._records import (
+    DebugInfo,
+    Discriminant,
+    Field,
+    FunctionDecl,
+    TypeKind,
+    TypeLayout,
+    Variant,
+)
+
+CACHE_VERSION = 1  # bump when the reader or the records change
+
+
+def _fields(fields: tuple[Field, ...]) -> list[list[Any]]:
+    return [[f.name, f.offset, f.type] for f in fields]
+
+
+def to_record(info: DebugInfo) -> dict[str, Any]:
+    """The info as plain msgpack-able lists."""
+    return {
+        "v": CACHE_VERSION,
+        "functions": [[key, d.file, d.line, d.generic, d.path]
+                      for key, d in info.functions.items()],
+        "types": [[path, str(t.kind), t.size, t.alignment, _fields(t.fields),
+                   None if t.discriminant is None else [t.discriminant.offset,
+                                                        t.discriminant.size],
+                   [[v.name, v.discriminant, _fields(v.fields)] for v in t.variants]]
+                  for path, t in info.types.items()],
+    }
+
+
+def from_record(record: dict[str, Any]) -> DebugInfo:
+    def fields(rows: list[list[Any]]) -> tuple[Field, ...]:
+        return tuple(Field(n, o, t) for n, o, t in rows)
+
+    return DebugInfo(
+        functions={key: FunctionDecl(file, line, generic, path)
+                   for key, file, line, generic, path in record["functions"]},
+        types={path: TypeLayout(TypeKind(kind), size, align, fields(own),
+                                None if discr is None else Discriminant(*discr),
+                                tuple(Variant(n, d, fields(f)) for n, d, f in variants))
+               for path, kind, size, align, own, discr, variants in record["types"]},
+    )
+
+
+def read_debug_info_cached(path: Path, blake3_hex: str, cache_dir: Path) -> DebugInfo:
+    """`read_debug_info` of the object at `path`, whose blake3 is `blake3_hex`. A cache file
+    that does not decode (or is of another version) is ignored and written again."""
+    cached = cache_dir / f"{blake3_hex}.msgpack"
+    if cached.exists():
+        try:
+            record = msgpack.unpackb(cached.read_bytes(), raw=False)
+            if record.get("v") == CACHE_VERSION:
+                return from_record(record)
+        except (ValueError, KeyError, TypeError, AttributeError, msgpack.UnpackException):
+            pass
+    info = read_debug_info(path.read_bytes())
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(msgpack.packb(to_record(info), use_bin_type=True))
+    os.replace(tmp, cached)
+    return info

@@ -1,0 +1,112 @@
+"""The source text the live code was compiled from, and how an edit moved its lines.
+
+The patch linker matches a function of the new objects to the live one it is by where it is
+declared (DWARF's `decl_file`/`decl_line`), so it needs the old text of each file beside the
+new one: a line of the old text maps to a line of the new text when it lies in a stretch the
+edit did not touch. Snapshots are stored by their blake3 under the build's directory; the ledger
+names the snapshot of each file that the live code was compiled from.
+"""
+
+import difflib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+_SKIP_DIRS = {"target", ".git", "node_modules"}
+
+
+def crate_sources(crate: Path) -> Iterator[Path]:
+    """Every Rust source file of the crate, build outputs left out."""
+    for root, dirs, files in os.walk(crate):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
+        for name in files:
+            if name.endswith(".rs"):
+                yield Path(root) / name
+
+
+def snapshot(crate: Path, store: Path) -> dict[str, str]:
+    """Store the crate's sources by content; returns crate-relative path -> blake3."""
+    store.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for path in crate_sources(crate):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue  # deleted while we walked: the compiler will say so
+        digest = blake3.blake3(data).hexdigest()
+        kept = store / digest
+        if not kept.exists():
+            tmp = kept.with_name(f".{digest}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, kept)
+        out[path.relative_to(crate).as_posix()] = digest
+    return out
+
+
+@dataclass(frozen=True)
+class LineMap:
+    """Old line number (1-based) -> new line number, for the lines the edit left alone."""
+
+    moved: Mapping[int, int]
+
+    def __call__(self, old_line: int) -> int | None:
+        return self.moved.get(old_line)
+
+
+def line_map(old: str, new: str) -> LineMap:
+    if old == new:
+        return LineMap(_Identity())
+    a, b = old.splitlines(), new.splitlines()
+    moved: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, _ in matcher.get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                moved[i1 + k + 1] = j1 + k + 1
+    return LineMap(moved)
+
+
+class _Identity(Mapping[int, int]):
+    """The map of a file the edit did not touch."""
+
+    def __getitem__(self, key: int) -> int:
+        return key
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class SourceHistory:
+    """Line maps between the snapshot the live code came from and the current text."""
+
+    def __init__(self, crate: Path, store: Path, live: Mapping[str, str],
+                 current: Mapping[str, str]) -> None:
+        self.crate = crate
+        self.store = store
+        self.live = live
+        self.current = current
+        self._maps: dict[str, LineMap | None] = {}
+
+    def map_for(self, file: str) -> LineMap | None:
+        """The line map of a crate-relative file; None when either text is unknown."""
+        if file not in self._maps:
+            self._maps[file] = self._compute(file)
+        return self._maps[file]
+
+    def _compute(self, file: str) -> LineMap | None:
+        old, new = self.live.get(file), self.current.get(file)
+        if old is None or new is None:
+            return None
+        if old == new:
+            return LineMap(_Identity())
+        try:
+            return line_map((self.store / old).read_text(errors="replace"),
+                            (self.store / new).read_text(errors="replace"))
+        except OSError:
+            return None
