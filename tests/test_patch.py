@@ -595,3 +595,40 @@ def test_a_closure_added_before_others_leaves_stored_pointers_their_own_code(
     assert [s.call("op", k, 5) for k in range(4)] == [500, 6, 15, 2]
     assert s.call("ops_init") == 3
     assert [s.call("op", k, 5) for k in range(3)] == [6, 15, 2]
+
+
+HOOKS_PREAMBLE = """
+thread_local! {
+    static HOOKS: std::cell::RefCell<Vec<Box<dyn Fn(i32) -> i32>>> =
+        std::cell::RefCell::new(Vec::new());
+}
+
+/// Boxes a closure that captures `base` and keeps it: its environment lives on the heap.
+#[no_mangle]
+pub extern "C" fn hook_add(base: i32) -> i32 {
+    let hook: Box<dyn Fn(i32) -> i32> = Box::new(move |x| x + base);
+    HOOKS.with(|h| h.borrow_mut().push(hook));
+    HOOKS.with(|h| h.borrow().len() as i32)
+}
+
+#[no_mangle]
+pub extern "C" fn hook_run(k: i32, x: i32) -> i32 {
+    HOOKS.with(|h| h.borrow()[k as usize](x))
+}
+"""
+
+
+def test_a_closure_that_captures_more_leaves_boxed_ones_their_own_code(tmp_path: Path) -> None:
+    """The boxed closure made before the edit has the old environment: it must keep the old
+    code, which reads that environment right; closures made after run the new code."""
+    s = Session(tmp_path, "counter",
+                preamble=(("lib.rs", "mod label;\n", "mod label;\n" + HOOKS_PREAMBLE),))
+    assert s.call("hook_add", 1) == 1
+    assert s.call("hook_run", 0, 5) == 6
+    s.patch(("lib.rs", "Box::new(move |x| x + base);",
+             "{\n        let scale = 10i64;\n"
+             "        Box::new(move |x| x * scale as i32 + base)\n    };"))
+    assert s.call("hook_run", 0, 5) == 6
+    assert s.call("hook_add", 2) == 2
+    assert s.call("hook_run", 1, 5) == 52
+    assert s.call("hook_run", 0, 7) == 8

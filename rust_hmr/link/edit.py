@@ -7,6 +7,7 @@ them), and each function of the new objects is matched to the live item it is (s
 changed.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -27,11 +28,23 @@ class DirtyUnit:
     new: ObjectFile
 
 
+_CLOSURE = re.compile(r"\{closure#(\d+)\}$")
+
+
+def _env_path(function_path: str) -> str | None:
+    """The DWARF path of a closure's environment type, from the closure's own path."""
+    found = _CLOSURE.search(function_path)
+    if found is None:
+        return None
+    return f"{function_path[:found.start()]}{{closure_env#{found.group(1)}}}"
+
+
 def _own_types(infos: Iterable[DebugInfo], crates: set[str]) -> dict[str, TypeLayout]:
+    """The crate's own types, closure environments left out (they follow their closures)."""
     out: dict[str, TypeLayout] = {}
     for info in infos:
         for path, layout in info.types.items():
-            if path.split("::", 1)[0] in crates:
+            if path.split("::", 1)[0] in crates and "{closure_env#" not in path:
                 out.setdefault(path, layout)
     return out
 
@@ -45,6 +58,31 @@ def refuse_changed_layouts(old: Iterable[DebugInfo], new: Iterable[DebugInfo],
         raise PatchRefused(
             f"{first.description}{more}: values made before the edit would be read with the "
             "new layout")
+
+
+class _Captures:
+    """Whether a closure matched to a live one captures differently."""
+
+    def __init__(self, old: list[DebugInfo], new: list[DebugInfo]) -> None:
+        self.old, self.new = old, new
+
+    @staticmethod
+    def _env(infos: list[DebugInfo], name: str) -> TypeLayout | None:
+        for info in infos:
+            decl = info.functions.get(name)
+            if decl is not None:
+                env = _env_path(decl.path)
+                for other in infos:
+                    if env is not None and env in other.types:
+                        return other.types[env]
+                return None
+        return None
+
+    def __call__(self, new_name: str, old_name: str) -> bool:
+        old, new = self._env(self.old, old_name), self._env(self.new, new_name)
+        if old is None or new is None:
+            return (old is None) != (new is None)
+        return bool(layout_changes({"env": old}, {"env": new}))
 
 
 def _unit(view: ObjectView, info: DebugInfo) -> identity.Unit:
@@ -61,5 +99,6 @@ def analyse(units: list[DirtyUnit], view_of: Callable[[ObjectFile], ObjectView],
     live = [(u.live, debug_of(u.live)) for u in units if u.live is not None]
     new = [(u.new, debug_of(u.new)) for u in units]
     refuse_changed_layouts((i for _, i in live), (i for _, i in new), crates)
+    captures = _Captures([i for _, i in live], [i for _, i in new])
     return identity.match([_unit(view_of(o), i) for o, i in live],
-                          [_unit(view_of(o), i) for o, i in new], sources)
+                          [_unit(view_of(o), i) for o, i in new], sources, captures)

@@ -14,7 +14,7 @@ they are new items too.
 """
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from rust_hmr.link.objects import ObjectView
@@ -140,13 +140,22 @@ def _is_source_item(decl: Decl, sources: SourceHistory) -> bool:
             and sources.map_for(decl.file) is not None)
 
 
-def match(old: list[Unit], new: list[Unit], sources: SourceHistory) -> dict[str, str | None]:
+def match(old: list[Unit], new: list[Unit], sources: SourceHistory,
+          captures_changed: Callable[[str, str], bool] | None = None
+          ) -> dict[str, str | None]:
     """The renames of this edit: each new function name that is not the live item of the same
-    name -> the live item's name, or None (a new item). Names absent are the same item."""
+    name -> the live item's name, or None (a new item). Names absent are the same item.
+
+    `captures_changed(new, old)` says whether a closure matched to a live one captures
+    differently (its environment's layout changed): it is then a new item, so that closures
+    made before the edit, boxed in the app's state, keep running the code that reads their
+    environment right."""
     old_groups, new_groups = _groups(old), _groups(new)
     renames: dict[str, str | None] = {}
     for group, decls in new_groups.items():
         for name, target in _match_group(old_groups.get(group, []), decls, sources).items():
+            if target is not None and captures_changed and captures_changed(name, target):
+                target = None
             if target != name:
                 renames[name] = target
     if not renames:
