@@ -226,11 +226,20 @@ class Project:
         (an `FnOnce` shim in another unit): its unit joins the patch, so that its references
         take the new meaning too. Returns the units to link and the renames."""
         history = SourceHistory(self.path, self.sources_dir, ledger.sources, sources)
+        symbols = self._state()[0]
+
+        def reachable(name: str) -> bool:
+            """A pointer to it may exist: the main module's table has it, or a patch took
+            its address."""
+            live = ledger.aliases.get(name, name)
+            return live in ledger.pointed or any(
+                f.table_index is not None for f in symbols.functions_named(live))
+
         units = list(dirty)
         while True:
             renames = analyse_edit([DirtyUnit(self._live_object(o, ledger), o) for o in units],
                                    self._object_view, self._debug_info, history,
-                                   {manifest.crate})
+                                   {manifest.crate}, reachable)
             if not renames:
                 return units, renames
             linked = {o.path for o in units}

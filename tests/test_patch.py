@@ -618,17 +618,32 @@ pub extern "C" fn hook_run(k: i32, x: i32) -> i32 {
 """
 
 
-def test_a_closure_that_captures_more_leaves_boxed_ones_their_own_code(tmp_path: Path) -> None:
-    """The boxed closure made before the edit has the old environment: it must keep the old
-    code, which reads that environment right; closures made after run the new code."""
+def test_a_boxed_closure_that_captures_more_needs_a_full_reload(tmp_path: Path) -> None:
+    """The closure boxed before the edit holds the old captures: the new code can't read them,
+    and the old code would answer differently from a fresh build. Only a reload is right."""
     s = Session(tmp_path, "counter",
                 preamble=(("lib.rs", "mod label;\n", "mod label;\n" + HOOKS_PREAMBLE),))
     assert s.call("hook_add", 1) == 1
     assert s.call("hook_run", 0, 5) == 6
-    s.patch(("lib.rs", "Box::new(move |x| x + base);",
-             "{\n        let scale = 10i64;\n"
-             "        Box::new(move |x| x * scale as i32 + base)\n    };"))
-    assert s.call("hook_run", 0, 5) == 6
-    assert s.call("hook_add", 2) == 2
-    assert s.call("hook_run", 1, 5) == 52
-    assert s.call("hook_run", 0, 7) == 8
+    s.edit("lib.rs", "Box::new(move |x| x + base);",
+           "{\n        let scale = 10i64;\n"
+           "        Box::new(move |x| x * scale as i32 + base)\n    };")
+    result = s.project.rebuild()
+    assert isinstance(result, FullReload), describe(result)
+    assert "closure of counter::hook_add at src/lib.rs:" in result.reason, result.reason
+    assert s.call("hook_run", 0, 5) == 6  # nothing was applied
+    host = Host(s.project.build())
+    assert host.call("hook_add", 1) == 1 and host.call("hook_run", 0, 5) == 51
+
+
+def test_a_closure_that_is_never_stored_changes_freely(tmp_path: Path) -> None:
+    """An iterator's closures on an edited line, beside a new one: none of them is held in
+    state, so the edit patches."""
+    s = Session(tmp_path, "counter")
+    assert calls(s, "increment", 3) == [1, 2, 3]
+    s.patch(("history.rs", ".map(|&v| v as i64).sum()",
+             ".map(|&v| v as i64).filter(|&v| v > 1).map(|v| v * 10).sum()"))
+    assert s.call("history_sum") == 50
+    s.patch(("history.rs", ".filter(|&v| v > 1).map(|v| v * 10)", ".map(|v| v + 1)"))
+    assert s.call("history_sum") == 9
+    assert s.call("increment") == 4 and s.call("history_sum") == 14

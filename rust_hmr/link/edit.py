@@ -7,11 +7,12 @@ them), and each function of the new objects is matched to the live item it is (s
 changed.
 """
 
+import hashlib
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
-from rust_hmr.dwarf import DebugInfo, TypeLayout, layout_changes
+from rust_hmr.dwarf import DebugInfo, Field, TypeLayout, layout_changes
 from rust_hmr.link import identity
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.records import PatchRefused
@@ -49,9 +50,41 @@ def _own_types(infos: Iterable[DebugInfo], crates: set[str]) -> dict[str, TypeLa
     return out
 
 
+_SHAPE_ROUNDS = 3  # how deep a renamed type inside another type's fields is seen through
+
+
+def _shapes(types: Mapping[str, TypeLayout]) -> dict[str, TypeLayout]:
+    """Each layout with the crate's type names in its fields replaced by a digest of their
+    own shape, so that renaming a type (`Binding` to `Slot`) changes no layout that holds it."""
+    if not types:
+        return {}
+    paths = sorted(types, key=len, reverse=True)
+    pattern = re.compile("|".join(rf"(?<![\w:]){re.escape(p)}(?![\w])" for p in paths))
+    digests = {p: "" for p in paths}
+    shaped = dict(types)
+    for _ in range(_SHAPE_ROUNDS):
+        shaped = {p: _shaped(t, pattern, digests) for p, t in types.items()}
+        digests = {p: hashlib.blake2s(repr(shaped[p]).encode(), digest_size=6).hexdigest()
+                   for p in paths}
+    return shaped
+
+
+def _shaped(layout: TypeLayout, names: re.Pattern[str], digests: dict[str, str]) -> TypeLayout:
+    def fields(items: tuple[Field, ...]) -> tuple[Field, ...]:
+        return tuple(replace(f, type=names.sub(lambda m: f"#{digests[m.group(0)]}", f.type))
+                     for f in items)
+
+    return replace(layout, fields=fields(layout.fields), variants=tuple(
+        replace(v, fields=fields(v.fields)) for v in layout.variants))
+
+
 def refuse_changed_layouts(old: Iterable[DebugInfo], new: Iterable[DebugInfo],
                            crates: set[str]) -> None:
-    changes = layout_changes(_own_types(old, crates), _own_types(new, crates))
+    old_types, new_types = _own_types(old, crates), _own_types(new, crates)
+    old_shapes, new_shapes = _shapes(old_types), _shapes(new_types)
+    changed = {p for p in old_shapes.keys() & new_shapes.keys() if old_shapes[p] != new_shapes[p]}
+    changes = layout_changes({p: old_types[p] for p in changed},
+                             {p: new_types[p] for p in changed})
     if changes:
         first = changes[0]
         more = f" (and {len(changes) - 1} more types)" if len(changes) > 1 else ""
@@ -93,12 +126,15 @@ def _unit(view: ObjectView, info: DebugInfo) -> identity.Unit:
 
 def analyse(units: list[DirtyUnit], view_of: Callable[[ObjectFile], ObjectView],
             debug_of: Callable[[ObjectFile], DebugInfo], sources: SourceHistory,
-            crates: set[str]) -> dict[str, str | None]:
+            crates: set[str], reachable: Callable[[str], bool] | None = None
+            ) -> dict[str, str | None]:
     """Refuses an edit that changed a type's layout; returns the renames the patch linker
-    needs (see `identity.match`)."""
+    needs (see `identity.match`). `reachable(name)`: whether the app may hold a pointer to
+    the live function of that name (None: assume it may)."""
     live = [(u.live, debug_of(u.live)) for u in units if u.live is not None]
     new = [(u.new, debug_of(u.new)) for u in units]
     refuse_changed_layouts((i for _, i in live), (i for _, i in new), crates)
     captures = _Captures([i for _, i in live], [i for _, i in new])
     return identity.match([_unit(view_of(o), i) for o, i in live],
-                          [_unit(view_of(o), i) for o, i in new], sources, captures)
+                          [_unit(view_of(o), i) for o, i in new], sources, captures,
+                          reachable)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from rust_hmr.link.objects import ObjectView
+from rust_hmr.link.records import PatchRefused
 from rust_hmr.link.sources import SourceHistory
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.linking import SymbolKind
@@ -48,10 +49,26 @@ class Unit:
     decls: Mapping[str, Decl]  # defined function symbol name -> its declaration
 
 
+def _outside_brackets(path: str) -> str:
+    """The path without its generic arguments and qualified-self parts (`<...>`)."""
+    out, depth = [], 0
+    for ch in path:
+        if ch == "<":
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    return "".join(out)
+
+
 def _group(name: str) -> str | None:
-    """The path an index-named item shares with its siblings, or None for other items."""
+    """The path an index-named item shares with its siblings, or None for other items (a
+    generic instance over a closure, `drop_in_place<…{{closure}}>`, is not one: it is
+    derived)."""
     path = demangle_or_raw(name, hash=False)
-    return path if any(marker in path for marker in INDEX_NAMED) else None
+    own = _outside_brackets(path)
+    return path if any(own.endswith(marker) for marker in INDEX_NAMED) else None
 
 
 def _defined_functions(view: ObjectView) -> list[str]:
@@ -102,15 +119,64 @@ def _match_group(old: list[Decl], new: list[Decl],
             pending.append(decl)
     # The rest were declared where the edit changed the text (or DWARF does not say). A name
     # is the same item only while nothing in the group was renumbered.
-    old_names = {d.name for d in old}
+    # A name is the same item only while nothing in the group was renumbered, and only for a
+    # closure alone on its line (two on one line may have swapped places).
+    old_by_name = {d.name: d for d in old}
     settled = (len(old) == len(new) and all(k == v for k, v in result.items()))
     for decl in pending:
-        same = (settled and decl.name in old_names and decl.name not in taken
-                and _mapped_line(next(d for d in old if d.name == decl.name), sources) is None)
+        before = old_by_name.get(decl.name)
+        same = (settled and before is not None and decl.name not in taken
+                and _mapped_line(before, sources) is None
+                and _alone(before, old) and _alone(decl, new))
         result[decl.name] = decl.name if same else None
         if same:
             taken.add(decl.name)
     return result
+
+
+def _alone(decl: Decl, group: list[Decl]) -> bool:
+    """No other item of the group is declared on `decl`'s line (or DWARF gives no line)."""
+    return decl.line is not None and not any(
+        d.name != decl.name and d.file == decl.file and d.line == decl.line for d in group)
+
+
+def _parent(group: str) -> str:
+    for marker in INDEX_NAMED:
+        group = group.removesuffix(f"::{marker}")
+    return group
+
+
+_USER_DEPTH = 3  # callers followed up from a closure to a function pointers may reach
+
+
+def _users(name: str, callers: list[dict[str, set[str]]]) -> set[str]:
+    """`name` and the functions that call it, their callers and so on, a few levels up:
+    a boxed closure is reached through its shims, a closure it owns through it."""
+    found, frontier = {name}, {name}
+    for _ in range(_USER_DEPTH):
+        frontier = {f for refs in callers for f, callees in refs.items()
+                    if callees & frontier} - found
+        found |= frontier
+    return found
+
+
+def _refuse_unsure(group: str, old: list[Decl], matched: Mapping[str, str | None],
+                   units: list[Unit], reachable: Callable[[str], bool] | None) -> None:
+    if None not in matched.values():
+        return
+    kept = {t for t in matched.values() if t is not None}
+    callers = [_references(u.view) for u in units]
+    for decl in old:
+        if decl.name in kept:
+            continue
+        if reachable is None or any(map(reachable, _users(decl.name, callers))):
+            where = f" at {decl.file}:{decl.line}" if decl.line else ""
+            how = ("changed" if len(old) == len(matched) else
+                   "changed while closures beside it were added or removed")
+            raise PatchRefused(
+                f"the closure of {_parent(group)}{where} {how}, and which closure of the new "
+                "code it is can't be told for sure; values made from it before the edit "
+                "live in the app's state")
 
 
 def _references(view: ObjectView) -> dict[str, set[str]]:
@@ -133,6 +199,10 @@ def _references(view: ObjectView) -> dict[str, set[str]]:
     return out
 
 
+def _in_crate(decl: Decl, sources: SourceHistory) -> bool:
+    return decl.file is not None and sources.map_for(decl.file) is not None
+
+
 def _is_source_item(decl: Decl, sources: SourceHistory) -> bool:
     """A function declared in the crate's own text and not a generic instance: its name is
     its path, whatever its callees are called."""
@@ -141,23 +211,37 @@ def _is_source_item(decl: Decl, sources: SourceHistory) -> bool:
 
 
 def match(old: list[Unit], new: list[Unit], sources: SourceHistory,
-          captures_changed: Callable[[str, str], bool] | None = None
-          ) -> dict[str, str | None]:
+          captures_changed: Callable[[str, str], bool] | None = None,
+          reachable: Callable[[str], bool] | None = None) -> dict[str, str | None]:
     """The renames of this edit: each new function name that is not the live item of the same
     name -> the live item's name, or None (a new item). Names absent are the same item.
 
     `captures_changed(new, old)` says whether a closure matched to a live one captures
     differently (its environment's layout changed): it is then a new item, so that closures
     made before the edit, boxed in the app's state, keep running the code that reads their
-    environment right."""
+    environment right.
+
+    `reachable(name)` says whether values made before the edit can lead to a live function
+    (a pointer to it, or to a shim of it, exists): a live closure left without a match while a
+    new one has none either may be that closure changed, and its values would keep the old
+    code: `PatchRefused` then, rather than a guess."""
     old_groups, new_groups = _groups(old), _groups(new)
     renames: dict[str, str | None] = {}
     for group, decls in new_groups.items():
-        for name, target in _match_group(old_groups.get(group, []), decls, sources).items():
+        if not any(_in_crate(d, sources) for d in decls):
+            continue  # a dependency's closure (a new generic instance): its text didn't move
+        old_decls = old_groups.get(group, [])
+        matched = _match_group(old_decls, decls, sources)
+        for name, target in matched.items():
             if target is not None and captures_changed and captures_changed(name, target):
-                target = None
+                if reachable is None or reachable(target):
+                    raise PatchRefused(
+                        f"a closure of {_parent(group)} captures other values now: closures "
+                        "made before the edit, held in the app's state, carry the old ones")
+                matched[name] = target = None
             if target != name:
                 renames[name] = target
+        _refuse_unsure(group, old_decls, matched, old, reachable)
     if not renames:
         return renames
     # Derived functions of a renumbered closure: new items, until nothing more follows.

@@ -27,6 +27,9 @@ class Ledger:
     added (a new helper, a new generic instance, a unit-local function whose address is taken)
     and every function whose signature changed. Later patches call it through that slot."""
     signatures: dict[str, str] = field(default_factory=dict)  # identity -> its type, as text
+    pointed: dict[str, int] = field(default_factory=dict)
+    """Identity -> slot of every function a patch took the address of: values in the app's
+    state may point to it."""
     aliases: dict[str, str] = field(default_factory=dict)
     """Symbol name in the live objects -> the identity it stands for, where they differ: a
     closure renumbered by an edit keeps the identity (the slot) of the item it is."""

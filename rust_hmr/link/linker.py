@@ -251,6 +251,7 @@ class PatchLinker:
                     self.ledger.slots[ledger_key] = slot
                 self.table_entries[slot] = self.function_of(o, sym)
         self.slot_of_symbol[key] = slot
+        self.ledger.pointed[self.identity(name, defined=sym.defined)] = slot
         return slot
 
     # hot functions
@@ -374,8 +375,10 @@ class PatchLinker:
         functions = [self.type_id(view, t) for view in self.views for t in view.defined]
         functions += [tid for tid, _ in self.trampoline_bodies]
         bodies += [FunctionBody(0, body) for _, body in self.trampoline_bodies]
+        defined = {s.name for view in self.views for s in view.linking.symbols
+                   if s.kind is SymbolKind.FUNCTION and s.defined and s.name}
         self.ledger.aliases = {k: v for k, v in self.ledger.aliases.items()
-                               if k not in self.defined_by_name} | self.aliases
+                               if k not in defined} | self.aliases
         return LinkedPatch(self._assemble(functions, bodies, segments), tuple(written),
                            layout.placed_bytes)
 
