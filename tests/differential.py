@@ -117,10 +117,12 @@ class Edit:
         return work
 
     def reverted(self) -> Edit:
-        """The edit that takes this one back (the editor's undo of it)."""
+        """The edit that takes this one back (the editor's undo of it). Undoing a removal is
+        refused while the removed text is there again, or it would be put in twice."""
+        restored = tuple((c.file, c.old) for c in self.changes if c.new in c.old)
         return Edit(f"revert {self.name}", "revert",
                     tuple(change.inverse() for change in reversed(self.changes)),
-                    forbids=self.keep_while)
+                    forbids=self.keep_while + restored)
 
 
 @dataclass(frozen=True)

@@ -172,14 +172,23 @@ class _UnitReader:
         self.types[die.offset] = _TypeDie(die.tag, None, _ref(die, "DW_AT_type"), None,
                                           tuple(counts))
 
-    def aggregate(self, die: DIE, path: Path, top: bool) -> None:
+    def _named_type(self, die: DIE, path: Path, top: bool) -> tuple[str, str, int] | None:
+        """(name, qualified path, size) of a named type's definition, recorded as a type;
+        None for an unnamed type or a declaration (handled as a simple type)."""
         name = _name(die)
         if name is None or "DW_AT_declaration" in die.attributes:
             self.simple_type(die, path, top)
-            return
+            return None
         qualified = _qualified(path, name)
         size = _int(die, "DW_AT_byte_size") or 0
         self.types[die.offset] = _TypeDie(die.tag, qualified, None, size)
+        return name, qualified, size
+
+    def aggregate(self, die: DIE, path: Path, top: bool) -> None:
+        named = self._named_type(die, path, top)
+        if named is None:
+            return
+        name, qualified, size = named
         kind = TypeKind.UNION if die.tag == "DW_TAG_union_type" else TypeKind.STRUCT
         agg = _Aggregate(kind, size, _int(die, "DW_AT_alignment") or 0, top)
         self.aggregates[die.offset] = agg
@@ -210,13 +219,10 @@ class _UnitReader:
                                              _ref(member, "DW_AT_type"), _member_offset(member)))
 
     def enumeration(self, die: DIE, path: Path, top: bool) -> None:
-        name = _name(die)
-        if name is None or "DW_AT_declaration" in die.attributes:
-            self.simple_type(die, path, top)
+        named = self._named_type(die, path, top)
+        if named is None:
             return
-        qualified = _qualified(path, name)
-        size = _int(die, "DW_AT_byte_size") or 0
-        self.types[die.offset] = _TypeDie(die.tag, qualified, None, size)
+        _, qualified, size = named
         agg = _Aggregate(TypeKind.ENUM, size, _int(die, "DW_AT_alignment") or 0, top,
                          discriminant=(0, None))
         for child in die.iter_children():
