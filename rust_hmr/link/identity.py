@@ -118,9 +118,8 @@ def _match_group(old: list[Decl], new: list[Decl],
         else:
             pending.append(decl)
     # The rest were declared where the edit changed the text (or DWARF does not say). A name
-    # is the same item only while nothing in the group was renumbered.
-    # A name is the same item only while nothing in the group was renumbered, and only for a
-    # closure alone on its line (two on one line may have swapped places).
+    # is the same item only while nothing in the group was renumbered, and only for a closure
+    # alone on its line (two on one line may have swapped places).
     old_by_name = {d.name: d for d in old}
     settled = (len(old) == len(new) and all(k == v for k, v in result.items()))
     for decl in pending:
