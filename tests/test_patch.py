@@ -647,3 +647,37 @@ def test_a_closure_that_is_never_stored_changes_freely(tmp_path: Path) -> None:
     s.patch(("history.rs", ".filter(|&v| v > 1).map(|v| v * 10)", ".map(|v| v + 1)"))
     assert s.call("history_sum") == 9
     assert s.call("increment") == 4 and s.call("history_sum") == 14
+
+
+TWO_METHODS = (
+    ("lib.rs", "mod label;\n", "mod label;\n" + DYN_PREAMBLE),
+    ("lib.rs", "    fn bonus(&self, count: i32) -> i32;\n",
+     "    fn bonus(&self, count: i32) -> i32;\n    fn extra(&self) -> i32;\n"),
+    ("lib.rs", "impl Bonus for Scaled {\n",
+     "impl Bonus for Scaled {\n    fn extra(&self) -> i32 {\n        7\n    }\n\n"),
+    ("lib.rs", "BONUS.with(|b| b.bonus(get()))",
+     "BONUS.with(|b| b.bonus(get()) * 100 + b.extra())"),
+)
+
+
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    ("    fn extra(&self) -> i32;\n", "    fn extra(&self) -> i32;\n    fn more(&self) -> i32 {\n"
+     "        1\n    }\n", "method table of <counter::Scaled as counter::Bonus> changed (2 → 3"),
+    ("    fn bonus(&self, count: i32) -> i32;\n    fn extra(&self) -> i32;\n",
+     "    fn extra(&self) -> i32;\n    fn bonus(&self, count: i32) -> i32;\n",
+     "methods of counter::Bonus for counter::Scaled changed their order or names (bonus, extra"),
+], ids=["method added", "methods reordered"])
+def test_a_trait_whose_methods_moved_needs_a_full_reload(tmp_path: Path, old: str, new: str,
+                                                         reason: str) -> None:
+    """The trait object in the thread-local was made with the old method table: new code
+    calling method k through it would run another method."""
+    s = Session(tmp_path, "counter", preamble=TWO_METHODS)
+    s.call("increment")
+    assert s.call("bonus") == 1007
+    s.edit("lib.rs", old, new)
+    if "more" in new:
+        s.edit("lib.rs", "b.bonus(get()) * 100 + b.extra()", "b.bonus(get()) * 100 + b.more()")
+    result = s.project.rebuild()
+    assert isinstance(result, FullReload), describe(result)
+    assert reason in result.reason, result.reason
+    assert s.call("bonus") == 1007  # nothing was applied

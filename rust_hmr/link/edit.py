@@ -2,9 +2,9 @@
 
 Before a patch is linked: every type the crate defines must keep its layout (values of it made
 before the edit live on in the app's memory: in statics, thread-locals, on the heap behind
-them), and each function of the new objects is matched to the live item it is (see
-`identity`). A changed layout refuses the patch with a reason that names the type and what
-changed.
+them), every trait-object method table its entries (`vtables`), and each function of the new
+objects is matched to the live item it is (see `identity`). A changed layout refuses the patch
+with a reason that names the type and what changed.
 """
 
 import hashlib
@@ -17,6 +17,7 @@ from rust_hmr.link import identity
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.records import PatchRefused
 from rust_hmr.link.sources import SourceHistory
+from rust_hmr.link.vtables import refuse_moved_methods
 from rust_hmr.shim import ObjectFile
 
 
@@ -40,12 +41,24 @@ def _env_path(function_path: str) -> str | None:
     return f"{function_path[:found.start()]}{{closure_env#{found.group(1)}}}"
 
 
+_VTABLE = "::{vtable_type}"
+_VTABLE_HEADER = 3  # drop_in_place, size, align: the entries before the methods
+
+
+def _owned(path: str, crates: set[str]) -> bool:
+    """A type of the crate's own, or the method table of a trait object that involves one of
+    its traits or types (`<app::Shape as app::Draw>::{vtable_type}`)."""
+    if path.endswith(_VTABLE):
+        return any(re.search(rf"(?<![\w:]){re.escape(c)}::", path) for c in crates)
+    return path.split("::", 1)[0] in crates and "{closure_env#" not in path
+
+
 def _own_types(infos: Iterable[DebugInfo], crates: set[str]) -> dict[str, TypeLayout]:
     """The crate's own types, closure environments left out (they follow their closures)."""
     out: dict[str, TypeLayout] = {}
     for info in infos:
         for path, layout in info.types.items():
-            if path.split("::", 1)[0] in crates and "{closure_env#" not in path:
+            if _owned(path, crates):
                 out.setdefault(path, layout)
     return out
 
@@ -86,8 +99,14 @@ def refuse_changed_layouts(old: Iterable[DebugInfo], new: Iterable[DebugInfo],
     changes = layout_changes({p: old_types[p] for p in changed},
                              {p: new_types[p] for p in changed})
     if changes:
-        first = changes[0]
+        first = min(changes, key=lambda c: c.path.endswith(_VTABLE))  # types first
         more = f" (and {len(changes) - 1} more types)" if len(changes) > 1 else ""
+        if first.path.endswith(_VTABLE):
+            impl = first.path.removesuffix(_VTABLE)
+            was, now = (len(t[first.path].fields) - _VTABLE_HEADER for t in (old_types, new_types))
+            raise PatchRefused(
+                f"the trait object method table of {impl} changed ({was} → {now} methods)"
+                f"{more}: trait objects made before the edit hold the old table")
         raise PatchRefused(
             f"{first.description}{more}: values made before the edit would be read with the "
             "new layout")
@@ -134,6 +153,7 @@ def analyse(units: list[DirtyUnit], view_of: Callable[[ObjectFile], ObjectView],
     live = [(u.live, debug_of(u.live)) for u in units if u.live is not None]
     new = [(u.new, debug_of(u.new)) for u in units]
     refuse_changed_layouts((i for _, i in live), (i for _, i in new), crates)
+    refuse_moved_methods((view_of(o) for o, _ in live), (view_of(o) for o, _ in new))
     captures = _Captures([i for _, i in live], [i for _, i in new])
     return identity.match([_unit(view_of(o), i) for o, i in live],
                           [_unit(view_of(o), i) for o, i in new], sources, captures,
