@@ -200,7 +200,7 @@ class Project:
                          ledger_memory_used=ledger.memory_used,
                          ledger_slots_used=ledger.slots_used)
         try:
-            dirty, renames = self._analyse_edit(manifest, dirty, ledger, sources)
+            dirty, renames = self._analyse_edit(manifest, dirty, symbols, ledger, sources)
             linked = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
         except PatchRefused as refused:
             timings["link"] = time.perf_counter() - start
@@ -218,15 +218,15 @@ class Project:
                      tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
                      ledger.memory_used, ledger.slots_used, changed)
 
-    def _analyse_edit(self, manifest: LinkManifest, dirty: list[ObjectFile], ledger: Ledger,
-                      sources: dict[str, str]) -> tuple[list[ObjectFile], dict[str, str | None]]:
+    def _analyse_edit(self, manifest: LinkManifest, dirty: list[ObjectFile],
+                      symbols: SymbolMap, ledger: Ledger, sources: dict[str, str]
+                      ) -> tuple[list[ObjectFile], dict[str, str | None]]:
         """Layouts checked, functions matched to the live items they are (`link.edit`).
 
         When the edit renumbered closures, code that did not change may still name them
         (an `FnOnce` shim in another unit): its unit joins the patch, so that its references
         take the new meaning too. Returns the units to link and the renames."""
         history = SourceHistory(self.path, self.sources_dir, ledger.sources, sources)
-        symbols = self._state()[0]
 
         def reachable(name: str) -> bool:
             """A pointer to it may exist: the main module's table has it, or a patch took

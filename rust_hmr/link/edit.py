@@ -94,6 +94,8 @@ def _shaped(layout: TypeLayout, names: re.Pattern[str], digests: dict[str, str])
 def refuse_changed_layouts(old: Iterable[DebugInfo], new: Iterable[DebugInfo],
                            crates: set[str]) -> None:
     old_types, new_types = _own_types(old, crates), _own_types(new, crates)
+    if all(old_types[p] == new_types[p] for p in old_types.keys() & new_types.keys()):
+        return  # the common case (a body edit); then no shape differs either
     old_shapes, new_shapes = _shapes(old_types), _shapes(new_types)
     changed = {p for p in old_shapes.keys() & new_shapes.keys() if old_shapes[p] != new_shapes[p]}
     changes = layout_changes({p: old_types[p] for p in changed},
@@ -120,15 +122,9 @@ class _Captures:
 
     @staticmethod
     def _env(infos: list[DebugInfo], name: str) -> TypeLayout | None:
-        for info in infos:
-            decl = info.functions.get(name)
-            if decl is not None:
-                env = _env_path(decl.path)
-                for other in infos:
-                    if env is not None and env in other.types:
-                        return other.types[env]
-                return None
-        return None
+        decl = next((i.functions[name] for i in infos if name in i.functions), None)
+        env = None if decl is None else _env_path(decl.path)
+        return next((i.types[env] for i in infos if env in i.types), None) if env else None
 
     def __call__(self, new_name: str, old_name: str) -> bool:
         old, new = self._env(self.old, old_name), self._env(self.new, new_name)

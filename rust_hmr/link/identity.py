@@ -160,15 +160,16 @@ def _users(name: str, callers: list[dict[str, set[str]]]) -> set[str]:
 
 
 def _refuse_unsure(group: str, old: list[Decl], matched: Mapping[str, str | None],
-                   units: list[Unit], reachable: Callable[[str], bool] | None) -> None:
+                   callers: Callable[[], list[dict[str, set[str]]]],
+                   reachable: Callable[[str], bool] | None) -> None:
+    """`callers()`: the live units' references (computed only when needed)."""
     if None not in matched.values():
         return
     kept = {t for t in matched.values() if t is not None}
-    callers = [_references(u.view) for u in units]
     for decl in old:
         if decl.name in kept:
             continue
-        if reachable is None or any(map(reachable, _users(decl.name, callers))):
+        if reachable is None or any(map(reachable, _users(decl.name, callers()))):
             where = f" at {decl.file}:{decl.line}" if decl.line else ""
             how = ("changed" if len(old) == len(matched) else
                    "changed while closures beside it were added or removed")
@@ -226,6 +227,13 @@ def match(old: list[Unit], new: list[Unit], sources: SourceHistory,
     code: `PatchRefused` then, rather than a guess."""
     old_groups, new_groups = _groups(old), _groups(new)
     renames: dict[str, str | None] = {}
+    old_references: list[dict[str, set[str]]] = []
+
+    def callers() -> list[dict[str, set[str]]]:
+        if not old_references and old:
+            old_references.extend(_references(u.view) for u in old)
+        return old_references
+
     for group, decls in new_groups.items():
         if not any(_in_crate(d, sources) for d in decls):
             continue  # a dependency's closure (a new generic instance): its text didn't move
@@ -240,7 +248,7 @@ def match(old: list[Unit], new: list[Unit], sources: SourceHistory,
                 matched[name] = target = None
             if target != name:
                 renames[name] = target
-        _refuse_unsure(group, old_decls, matched, old, reachable)
+        _refuse_unsure(group, old_decls, matched, callers, reachable)
     if not renames:
         return renames
     # Derived functions of a renumbered closure: new items, until nothing more follows.

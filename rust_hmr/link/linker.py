@@ -48,8 +48,12 @@ def _pretty(name: str) -> str:
     return demangle_or_raw(name, hash=False)
 
 
-def _symbol_name(view: ObjectView, sym: Symbol) -> str:
-    return view.symbol_name(sym)
+def _symbol_type(view: ObjectView, sym: Symbol) -> FuncType:
+    """The type of a function symbol: its definition's, or its import's."""
+    index = sym.index or 0
+    if sym.defined:
+        return view.types[view.defined[index - view.first_defined]]
+    return view.types[int(view.function_imports[index].desc)]  # type: ignore[arg-type]
 
 
 def _signature(ftype: FuncType) -> str:
@@ -129,7 +133,7 @@ class PatchLinker:
         for view in self.views:
             for sym in view.linking.symbols:
                 if sym.kind is SymbolKind.FUNCTION and not sym.defined:
-                    name = _symbol_name(view, sym)
+                    name = view.symbol_name(sym)
                     if name not in self.defined_by_name:
                         wanted.setdefault(name, (view, sym.index or 0))
         for name, (view, import_index) in wanted.items():
@@ -187,32 +191,23 @@ class PatchLinker:
         view = self.views[o]
         if sym.defined:
             return self.function_index[(o, sym.index or 0)]
-        name = _symbol_name(view, sym)
+        name = view.symbol_name(sym)
         if name in self.imported:
             return self.imported[name]
         if name in self.defined_by_name:
             return self.defined_by_name[name]
-        return self._trampoline(self.hot_slot[name], view.function_imports[sym.index or 0])
+        return self._trampoline_for(self.hot_slot[name], _symbol_type(view, sym))
 
     def call_target(self, o: int, sym: Symbol) -> int:
         """What a `call` of this symbol calls: a function with a slot of its own is called
         through the slot (a trampoline in the patch), so the next patch that writes the slot
         reaches this patch's callers too; anything else directly."""
         view = self.views[o]
-        name = _symbol_name(view, sym)
+        name = view.symbol_name(sym)
         slot = None if sym.local else self.hot_slot.get(name)
         if slot is None:
             return self.function_of(o, sym)
-        if sym.defined:
-            ftype = view.types[view.defined[(sym.index or 0) - view.first_defined]]
-        else:
-            ftype = view.types[int(view.function_imports[sym.index or 0].desc)]  # type: ignore[arg-type]
-        return self._trampoline_for(slot, ftype)
-
-    def _trampoline(self, slot: int, imp: Import) -> int:
-        view_type = next(v.types[int(imp.desc)] for v in self.views  # type: ignore[arg-type]
-                         if imp in v.function_imports)
-        return self._trampoline_for(slot, view_type)
+        return self._trampoline_for(slot, _symbol_type(view, sym))
 
     def _trampoline_for(self, slot: int, ftype: FuncType) -> int:
         tid = self._type_id(ftype)
@@ -232,7 +227,7 @@ class PatchLinker:
             return self.slot_of_symbol[key]
         view = self.views[o]
         sym = view.linking.symbols[sym_index]
-        name = _symbol_name(view, sym)
+        name = view.symbol_name(sym)
         if not sym.local and name in self.hot_slot:
             slot = self.hot_slot[name]
             main = self._main_function(self.identity(name, defined=sym.defined))
@@ -280,7 +275,7 @@ class PatchLinker:
                     raise PatchRefused(
                         f"new exported function {sym.name}: the host must load the app again "
                         "to call it")
-                new_type = view.types[view.defined[(sym.index or 0) - view.first_defined]]
+                new_type = _symbol_type(view, sym)
                 signature = _signature(new_type)
                 body = self.function_of(o, sym)
                 matched = False
@@ -343,7 +338,7 @@ class PatchLinker:
         if t in (RelocType.FUNCTION_INDEX_LEB, RelocType.FUNCTION_INDEX_I32):
             return self.function_of(o, sym)
         if t in (RelocType.GLOBAL_INDEX_LEB, RelocType.GLOBAL_INDEX_I32):
-            return self.globals[_symbol_name(view, sym)]
+            return self.globals[view.symbol_name(sym)]
         if t in (RelocType.MEMORY_ADDR_LEB, RelocType.MEMORY_ADDR_SLEB, RelocType.MEMORY_ADDR_I32):
             return layout.addresses[(o, rel.index)] + rel.addend
         if t in (RelocType.TABLE_INDEX_SLEB, RelocType.TABLE_INDEX_I32):

@@ -9,6 +9,7 @@ the object's data relocations name each entry.
 """
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from rust_hmr.link.objects import ObjectView
@@ -39,14 +40,18 @@ def vtables(view: ObjectView) -> dict[VtableKey, tuple[str, ...]]:
     out: dict[VtableKey, tuple[str, ...]] = {}
     relocs = sorted((r for r in view.data_relocs if r.type is RelocType.TABLE_INDEX_I32),
                     key=lambda r: r.offset)
+    offsets = [r.offset for r in relocs]
     for seg in view.segments:
         start = seg.data_offset - view.data_base
         size = len(seg.data)
+        if size < _HEADER or (size - _HEADER) % _WORD:
+            continue
+        mine = relocs[bisect_left(offsets, start):bisect_left(offsets, start + size)]
         entries = {r.offset - start: demangle_or_raw(
                        view.symbol_name(view.linking.symbols[r.index]), hash=False)
-                   for r in relocs if start <= r.offset < start + size}
+                   for r in mine}
         drop = entries.get(0, "")
-        if not drop.startswith(_DROP) or size < _HEADER or (size - _HEADER) % _WORD:
+        if not drop.startswith(_DROP):
             continue
         methods = [entries.get(at, "") for at in range(_HEADER, size, _WORD)]
         split = [_trait_and_method(m) for m in methods if m]
