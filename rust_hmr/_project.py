@@ -30,7 +30,7 @@ from rust_hmr.link import (
 from rust_hmr.link.edit import DirtyUnit
 from rust_hmr.link.edit import analyse as analyse_edit
 from rust_hmr.link.objects import function_fingerprints, load_object_cached
-from rust_hmr.link.sources import SourceHistory, snapshot
+from rust_hmr.link.sources import Snapshots, SourceHistory
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -117,6 +117,7 @@ class Project:
         self._symbols: SymbolMap | None = None
         self._ledger: Ledger | None = None
         self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
+        self._snapshots = Snapshots(self.path, self.sources_dir)
 
     def shim_env(self, mode: str = "link") -> dict[str, str]:
         """The environment that tells the linker shim what to do (see `rust_hmr.shim`)."""
@@ -133,7 +134,7 @@ class Project:
     def build(self) -> Build:
         """Compile, link through the shim, prepare; raises CompileError on a compile error."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        sources = snapshot(self.path, self.sources_dir)  # the text this build compiles
+        sources = self._snapshots.take()  # the text this build compiles
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, linker=launcher, extra_env=self.shim_env())
@@ -183,7 +184,7 @@ class Project:
         """
         symbols, ledger = self._state()
         start = time.perf_counter()
-        sources = snapshot(self.path, self.sources_dir)
+        sources = self._snapshots.take()
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         try:
             build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,

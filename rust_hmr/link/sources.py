@@ -9,6 +9,7 @@ names the snapshot of each file that the live code was compiled from.
 
 import difflib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,32 +19,73 @@ import blake3
 _SKIP_DIRS = {"target", ".git", "node_modules"}
 
 
-def crate_sources(crate: Path) -> Iterator[Path]:
-    """Every Rust source file of the crate, build outputs left out."""
-    for root, dirs, files in os.walk(crate):
-        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
-        for name in files:
-            if name.endswith(".rs"):
-                yield Path(root) / name
-
-
-def snapshot(crate: Path, store: Path) -> dict[str, str]:
-    """Store the crate's sources by content; returns crate-relative path -> blake3."""
-    store.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for path in crate_sources(crate):
+def crate_sources(crate: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every Rust source file of the crate, build outputs left out: (crate-relative path, its
+    directory entry). Plain strings and `os.scandir`: this runs on every save."""
+    pending = [("", str(crate))]
+    while pending:
+        prefix, folder = pending.pop()
         try:
-            data = path.read_bytes()
+            entries = list(os.scandir(folder))
         except OSError:
-            continue  # deleted while we walked: the compiler will say so
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in _SKIP_DIRS and not entry.name.startswith("."):
+                    pending.append((f"{prefix}{entry.name}/", entry.path))
+            elif entry.name.endswith(".rs"):
+                yield f"{prefix}{entry.name}", entry
+
+
+_RACY_NS = 2_000_000_000  # a file changed this close to its last reading is read again
+
+
+class Snapshots:
+    """Stores the crate's sources by content, on every save. A file whose size and mtime are
+    those of the last reading is not read again, unless that mtime lay within `_RACY_NS` of
+    the reading (a coarse clock could hide a second save in the same tick, as git's "racily
+    clean" entries)."""
+
+    def __init__(self, crate: Path, store: Path) -> None:
+        self.crate = crate
+        self.store = store
+        self._seen: dict[str, tuple[int, int, int, str]] = {}  # size, mtime, read at, blake3
+
+    def take(self) -> dict[str, str]:
+        """Crate-relative path -> blake3 of every source file, each stored under its blake3."""
+        self.store.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for relative, entry in crate_sources(self.crate):
+            digest = self._digest(entry)
+            if digest is not None:
+                out[relative] = digest
+        return out
+
+    def _digest(self, entry: os.DirEntry[str]) -> str | None:
+        try:
+            stat = entry.stat()
+            seen = self._seen.get(entry.path)
+            if (seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns)
+                    and stat.st_mtime_ns < seen[2] - _RACY_NS):
+                return seen[3]
+            read_at = time.time_ns()
+            with open(entry.path, "rb") as file:
+                data = file.read()
+        except OSError:
+            return None  # deleted while we walked: the compiler will say so
         digest = blake3.blake3(data).hexdigest()
-        kept = store / digest
+        kept = self.store / digest
         if not kept.exists():
             tmp = kept.with_name(f".{digest}.{os.getpid()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, kept)
-        out[path.relative_to(crate).as_posix()] = digest
-    return out
+        self._seen[entry.path] = (stat.st_size, stat.st_mtime_ns, read_at, digest)
+        return digest
+
+
+def snapshot(crate: Path, store: Path) -> dict[str, str]:
+    """Store the crate's sources by content; returns crate-relative path -> blake3."""
+    return Snapshots(crate, store).take()
 
 
 @dataclass(frozen=True)
