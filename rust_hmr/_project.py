@@ -18,6 +18,7 @@ import blake3
 import msgpack
 
 from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
+from rust_hmr.compile_inputs import CompileInputs
 from rust_hmr.dwarf import DebugInfo, DwarfError, read_debug_info_cached
 from rust_hmr.link import (
     FullReload,
@@ -118,6 +119,7 @@ class Project:
         self._ledger: Ledger | None = None
         self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
         self._snapshots = Snapshots(self.path, self.sources_dir)
+        self.inputs = CompileInputs()  # what the last successful compile read
 
     def shim_env(self, mode: str = "link") -> dict[str, str]:
         """The environment that tells the linker shim what to do (see `rust_hmr.shim`)."""
@@ -138,6 +140,7 @@ class Project:
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, linker=launcher, extra_env=self.shim_env())
+        self.inputs = built.inputs
         timings = {"cargo": built.seconds}
         if not self.manifest_path.exists():
             raise BuildError(
@@ -187,10 +190,12 @@ class Project:
         sources = self._snapshots.take()
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         try:
-            build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
-                       verbose=self.verbose, linker=launcher, extra_env=self.shim_env("capture"))
+            built = build_wasm(self.path, self.profile, self.toolchain,
+                               target_dir=self.target_dir, verbose=self.verbose,
+                               linker=launcher, extra_env=self.shim_env("capture"))
         except CompileError as err:
             return err
+        self.inputs = built.inputs
         timings = {"cargo": time.perf_counter() - start}
         start = time.perf_counter()
         manifest = LinkManifest.load(self.manifest_path)

@@ -16,10 +16,11 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rust_hmr.compile_inputs import CompileInputs, compile_inputs
 from rust_hmr.shim.link_manifest import HMR_LINK_ARGS
 from rust_hmr.toolchain import Toolchain, find_toolchain
 
@@ -54,6 +55,7 @@ class BuiltModule:
     profile: Profile
     crate: str  # the artifact's name: the lib name, dashes turned into underscores
     seconds: float
+    inputs: CompileInputs = field(default_factory=CompileInputs)  # what the build read
 
     @property
     def size(self) -> int:
@@ -147,7 +149,8 @@ def build_wasm(
     seconds = time.perf_counter() - start
     if code != 0:
         raise CompileError(name, stderr)
-    return BuiltModule(_artifact(stdout, name, crate_dir), profile, name, seconds)
+    return BuiltModule(_artifact(stdout, name, crate_dir), profile, name, seconds,
+                       compile_inputs(stdout, crate_dir))
 
 
 def _run_cargo(

@@ -8,11 +8,14 @@ saves into one set of changes; a single builder task takes them, so a save durin
 queues exactly one more rebuild and two never run at once. The rebuild itself (cargo, the
 patch linker) runs in a worker thread while the event loop keeps serving pages.
 
-Per change: a source file (anything in the crate but `target/`, the page template and the
-static directory) rebuilds: a `Patch` goes to every page, a `FullReload` builds the crate
-again and reloads the pages, a `CompileError` shows in the pages' overlay while their old code
-runs on. A change to the page template or a static file only reloads the pages. The terminal
-gets one line per rebuild: the files, the outcome, the milliseconds.
+Per change (`rust_hmr.watch` says what a file means): a source file (a file the last compile
+read, wherever it lies, or anything in the crate but `target/`, the dist folder, the page
+template and the static directory) rebuilds: a `Patch` goes to every page, a `FullReload`
+builds the crate again and reloads the pages, a `CompileError` shows in the pages' overlay
+while their old code runs on. A change to the page template or a static file only reloads the
+pages. After every build the watch follows what the compile read, and a folder made in the
+crate is watched from then on. The terminal gets one line per rebuild: the files, the
+outcome, the milliseconds.
 """
 
 from __future__ import annotations
@@ -29,40 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from watchfiles import Change, DefaultFilter, awatch
+from watchfiles import Change, awatch
 
 from rust_hmr._project import Build, Project
 from rust_hmr.cargo_build import CompileError
 from rust_hmr.link import FullReload, Patch
 from rust_hmr.server import DevServer, ServerError
 from rust_hmr.settings import Settings, load_settings
+from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
 
 __all__ = ["DevLoop", "Report", "SourceFilter", "compile_error_summary", "run_dev"]
 
 WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
 _HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
 _RUSTC_ERROR = re.compile(r"^error(\[E\d+\])?: ")
-
-
-class SourceFilter(DefaultFilter):
-    """watchfiles' default filter (VCS folders, caches, `.swp`, `~`...) plus `target/` and the
-    other files editors write beside the one saved (vim's `4913` probe, `#emacs#` autosaves,
-    `.bak`, `.orig`, `.tmp`)."""
-
-    ignore_dirs = (*DefaultFilter.ignore_dirs, "target")
-    ignore_entity_patterns = (*DefaultFilter.ignore_entity_patterns, r"^4913$", r"^#.*#$",
-                              r"\.(bak|orig|tmp|kate-swp)$")
-
-    def __init__(self, root: Path | None = None) -> None:
-        super().__init__()
-        self.root = root
-
-    def __call__(self, change: Change, path: str) -> bool:
-        """Folders are judged below `root` only: a crate inside a folder named `target` (or
-        `.git`...) is watched all the same."""
-        if self.root is not None and Path(path).is_relative_to(self.root):
-            path = str(Path(path).relative_to(self.root))
-        return super().__call__(change, path)
 
 
 @dataclass(frozen=True)
@@ -128,6 +111,9 @@ class DevLoop:
         static_dir = self.settings.path(self.crate, "static_dir")
         self.page_files = (static_dir / "index.html", self.crate / "index.html")
         self.static_dir = static_dir
+        self.plan = WatchPlan(self.crate, static_dir, self.page_files,
+                              (self.project.target_dir, self.settings.path(self.crate,
+                                                                           "dist_dir")))
         self.server = DevServer(self.crate.name, host=host, port=port, static_dir=static_dir,
                                 page_templates=self.page_files)
         self.reports: list[Report] = []
@@ -135,6 +121,11 @@ class DevLoop:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # one watch per root, each with its own stop event: cancelling a watchfiles watch sets
+        # its stop event, which must not be the loop's own
+        self._watchers: dict[tuple[tuple[Path, ...], bool],
+                             tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._watching = False  # start() turns the watch on
         self._needs_build = True  # no good build yet: the next change builds, not patches
 
     # Life cycle
@@ -169,8 +160,8 @@ class DevLoop:
                       f"(build {self.server.state.build})")
         await self.server.start()
         self._tasks = [asyncio.create_task(self._build_loop())]
-        self._tasks += [asyncio.create_task(self._watch(paths, recursive))
-                        for paths, recursive in self._watch_roots()]
+        self._watching = True
+        self._follow_inputs()
         await asyncio.sleep(0)  # the watchers register before their first await: saves count
         mode = "hot patching" if self.hot else "reloading on every change (hot patching off)"
         self.echo(f"serving {self.server.state.crate} at {self.server.url} ({mode}; Ctrl-C stops)")
@@ -182,45 +173,56 @@ class DevLoop:
 
     async def close(self) -> None:
         self._stop.set()
-        for task in self._tasks:
+        for _watch, stop in self._watchers.values():
+            stop.set()
+        tasks = [*self._tasks, *(watch for watch, _stop in self._watchers.values())]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks, self._watchers, self._watching = [], {}, False
         await self.server.stop()
 
     # Watching
 
-    def _watch_roots(self) -> list[tuple[list[Path], bool]]:
-        """The crate's folders but `target/` and hidden ones, recursively; the crate's own
-        files (Cargo.toml, index.html...) without recursion; the static dir if elsewhere."""
-        folders = [p for p in sorted(self.crate.iterdir())
-                   if p.is_dir() and p.name != "target" and not p.name.startswith(".")]
-        if self.static_dir.is_dir() and not self.static_dir.is_relative_to(self.crate):
-            folders.append(self.static_dir)
-        roots = [([self.crate], False)]
-        if folders:
-            roots.append((folders, True))
-        return roots
+    def _follow_inputs(self) -> None:
+        """Watch what the plan names now: the last compile's inputs, the crate's folders.
+        Watchers of roots that are still wanted keep running."""
+        self.plan = self.plan.with_inputs(self.project.inputs.files)
+        if not self._watching:
+            return
+        wanted = {(paths, recursive) for paths, recursive in self.plan.roots()}
+        for root in set(self._watchers) - wanted:
+            self._watchers.pop(root)[1].set()  # it ends within watchfiles' next step
+        for root in wanted - set(self._watchers):
+            stop = asyncio.Event()
+            self._watchers[root] = asyncio.create_task(self._watch(*root, stop)), stop
 
-    async def _watch(self, paths: list[Path], recursive: bool) -> None:
+    async def _watch(self, paths: tuple[Path, ...], recursive: bool,
+                     stop: asyncio.Event) -> None:
         watch_filter = SourceFilter(self.crate)
         async for changes in awatch(*paths, watch_filter=watch_filter, step=WATCH_STEP_MS,
-                                    stop_event=self._stop, recursive=recursive):
+                                    stop_event=stop, recursive=recursive):
             self.changed(changes)
 
     def changed(self, changes: set[tuple[Change, str]]) -> None:
         """Queue changed files (watchfiles' change sets): the builder takes them all at once."""
-        for _change, name in changes:
+        new_folder = False
+        for name in settled(changes):
             path = Path(name)
-            in_crate, in_static = path.is_relative_to(self.crate), path.is_relative_to(
-                self.static_dir)
-            if path.is_dir() or not (in_crate or in_static):
+            if path.is_dir():
+                new_folder = new_folder or path.parent == self.crate
                 continue
-            page_only = in_static or path in self.page_files
-            shown = str(path.relative_to(self.crate) if in_crate else path)
-            self._pending[shown] = self._pending.get(shown, False) or not page_only
+            meaning = self.plan.meaning(path)
+            if meaning is Meaning.IGNORE:
+                continue
+            shown = str(path.relative_to(self.crate) if path.is_relative_to(self.crate)
+                        else path)
+            rebuild = meaning is Meaning.REBUILD
+            self._pending[shown] = self._pending.get(shown, False) or rebuild
+        if new_folder:  # a folder made in the crate (static/, assets/) is watched from now on
+            self._follow_inputs()
         if self._pending:
             self._wake.set()
 
@@ -235,6 +237,12 @@ class DevLoop:
             try:
                 if any(pending.values()):
                     outcome, detail = await self._rebuild(start)
+                    self._follow_inputs()
+                    page_changed = next((p for p, build in sorted(pending.items())
+                                         if not build), None)
+                    if page_changed and outcome in ("patch", "no-change"):
+                        self.server.publish_reload(f"{page_changed} changed")
+                        outcome, detail = "reload", f"{detail}; page reload"
                 else:
                     first = min(pending)
                     self.server.publish_reload(f"{first} changed")

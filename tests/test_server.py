@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from watchfiles import Change
 
+from rust_hmr.compile_inputs import CompileInputs
 from rust_hmr.dev import DevLoop, SourceFilter, compile_error_summary
 from rust_hmr.link import Patch
 from rust_hmr.runtime import RUNTIME_DIR, RUNTIME_FILES, runtime_file
@@ -432,6 +433,7 @@ class SlowProject:
         self.overlapped = False
         self.release = threading.Semaphore(0)
         self.started = threading.Event()
+        self.inputs = CompileInputs()
 
     def rebuild(self) -> Patch:
         self.running += 1
@@ -494,3 +496,29 @@ def test_page_files_only_reload_the_page(tmp_path: Path) -> None:
     [report] = loop.reports
     assert (report.outcome, report.changed) == ("reload", ("index.html",))
     assert "index.html" in report.line() and "page reload" in report.line()
+
+
+def test_a_page_file_saved_with_a_source_still_reloads_the_page(tmp_path: Path) -> None:
+    from conftest import EXAMPLES, copy_crate
+
+    crate = copy_crate(EXAMPLES / "counter", tmp_path / "counter")
+    loop = DevLoop(crate, echo=lambda line: None)
+    project = SlowProject()
+    project.release.release()
+    loop.project = project  # type: ignore[assignment]
+
+    async def main() -> None:
+        loop.server.publish_build(MODULE, "first build")
+        loop._needs_build = False
+        builder = asyncio.create_task(loop._build_loop())
+        loop.changed({(Change.modified, str(crate / "index.html")),
+                      (Change.modified, str(crate / "Cargo.toml"))})
+        while not loop.reports:
+            await asyncio.sleep(0.01)
+        builder.cancel()
+
+    asyncio.run(main())
+    [report] = loop.reports
+    assert report.outcome == "reload" and project.calls == 1
+    assert report.changed == ("Cargo.toml", "index.html")
+    assert "page reload" in report.line()

@@ -2,8 +2,14 @@
 
 `compile:release` is a cached action: its key covers the crate's sources (`Crate.sources`), its
 Cargo.toml (rust-hmr's own settings left out), the toolchain fingerprint and the flags
-(RUSTFLAGS, `CARGO_PROFILE_RELEASE_*`). A hit writes the wasm from the cache, and cargo does
-not start at all.
+(RUSTFLAGS, `CARGO_PROFILE_RELEASE_*`), and everything else the last such build read: files
+named by `include_str!` or `#[path]`, sources outside `src/`, variables read by `env!` and
+build scripts (`rust_hmr.compile_inputs`, `stage.run_cached`'s `discover`). A hit writes the
+wasm from the cache, and cargo does not start at all.
+
+Both stages keep what their last build read in `inputs.json` beside their outputs; the next
+doit run depends on those files and variables too, so no edit to one of them leaves the stage
+wrongly up to date.
 
 `compile:dev` builds through the linker shim, exactly as `rust_hmr.Project` does, into the same
 target directory, so the dev loop's incremental state and codegen-unit objects are the ones it
@@ -22,10 +28,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 from doit.exceptions import TaskFailed
 
+from rust_hmr.compile_inputs import CompileInputs
 from rust_hmr.rules import toolchain as toolchain_stage
-from rust_hmr.rules.checkers import flags_changed
+from rust_hmr.rules.checkers import file_blake3, flags_changed
 from rust_hmr.rules.crate import Crate
-from rust_hmr.rules.stage import hash_files, passthrough, run_cached, say, write_if_changed
+from rust_hmr.rules.stage import (
+    LISTING,
+    hash_files,
+    passthrough,
+    run_cached,
+    say,
+    write_if_changed,
+)
 
 if TYPE_CHECKING:
     from rust_hmr.cargo_build import Profile
@@ -50,25 +64,69 @@ def dev_outputs(crate: Crate) -> tuple[Path, Path]:
     return out / f"{crate.name}.wasm", out / "link-manifest.msgpack"
 
 
+def last_inputs(crate: Crate, stage: str) -> CompileInputs:
+    """What the stage's last build read (nothing when it never ran, or the list is bad)."""
+    try:
+        return CompileInputs.from_json((crate.stage_dir(stage) / LISTING).read_bytes(),
+                                       crate.dir)
+    except (OSError, ValueError):
+        return CompileInputs()
+
+
+def _depends_on(crate: Crate, stage: str) -> tuple[list[str], dict[str, Any]]:
+    """doit's file dependencies of a compile stage, and what else must be unchanged: the
+    variables its last build read, and which of the files it read are gone."""
+    read = last_inputs(crate, stage)
+    files = {str(p) for p in crate.sources.values()}
+    gone = []
+    for path in read.files:
+        (files.add(str(path)) if path.is_file() else gone.append(str(path)))
+    return sorted(files), {"env": read.env_values(), "gone": gone}
+
+
+# Variables that change what cargo builds, besides RUSTFLAGS and the profile's settings
+_OUTPUT_VARS = ("RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_WRAPPER",
+                "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER", "RUSTC_BOOTSTRAP")
+_OUTPUT_PREFIXES = ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_", "CARGO_UNSTABLE_")
+
+
 def flags(crate: Crate, profile: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What, besides the sources and the toolchain, decides what cargo produces."""
+    """What, besides the sources and the toolchain, decides what cargo produces: the flags,
+    the profile's and the target's settings from the environment, and every cargo
+    configuration file that applies (the crate's folder and those above it, then
+    `$CARGO_HOME`), by content."""
     from rust_hmr.cargo_build import rustflags
 
     env = dict(os.environ if env is None else env)
-    prefix = f"CARGO_PROFILE_{profile.upper()}_"
+    prefixes = (f"CARGO_PROFILE_{profile.upper()}_", *_OUTPUT_PREFIXES)
     return {
         "profile": profile,
         "rustflags": rustflags(cast("Profile", profile), env),
-        "profile_env": {k: v for k, v in sorted(env.items()) if k.startswith(prefix)},
+        "profile_env": {k: v for k, v in sorted(env.items())
+                        if k.startswith(prefixes) or k in _OUTPUT_VARS},
         "manifest": crate.manifest_blake3,
+        "cargo_config": [file_blake3(path) for path in _cargo_configs(crate.dir, env)],
     }
+
+
+def _cargo_configs(crate_dir: Path, env: Mapping[str, str]) -> list[Path]:
+    """cargo's configuration files for a build in `crate_dir`, nearest first."""
+    home = Path(env.get("CARGO_HOME") or Path.home() / ".cargo")
+    folders = [place / ".cargo" for place in (crate_dir.resolve(), *crate_dir.resolve().parents)]
+    found = []
+    for folder in [*folders, home]:
+        for name in ("config.toml", "config"):
+            if (folder / name).is_file() and folder / name not in found:
+                found.append(folder / name)
+    return found
 
 
 def tasks(crate: Crate) -> list[dict[str, Any]]:
     """The doit tasks: the `compile` group and its `dev` and `release` members."""
-    sources = [str(p) for p in crate.sources.values()]
     toolchain = str(toolchain_stage.fingerprint_file(crate))
     linked, manifest = dev_outputs(crate)
+    dev_files, dev_read = _depends_on(crate, DEV)
+    release_files, release_read = _depends_on(crate, RELEASE)
     return [
         {
             "basename": BASENAME,
@@ -80,9 +138,9 @@ def tasks(crate: Crate) -> list[dict[str, Any]]:
             "name": "dev",
             "doc": "dev profile through the linker shim: linked module and link manifest",
             "actions": [(_run_dev, (crate,))],
-            "file_dep": [*sources, toolchain],
+            "file_dep": [*dev_files, toolchain],
             "targets": [str(linked), str(manifest)],
-            "uptodate": [flags_changed(flags(crate, "dev"))],
+            "uptodate": [flags_changed({**flags(crate, "dev"), "read": dev_read})],
             "clean": True,
         },
         {
@@ -90,9 +148,9 @@ def tasks(crate: Crate) -> list[dict[str, Any]]:
             "name": "release",
             "doc": "release profile, no HMR machinery (cached)",
             "actions": [(_run_release, (crate,))],
-            "file_dep": [*sources, toolchain],
+            "file_dep": [*release_files, toolchain],
             "targets": [str(release_output(crate))],
-            "uptodate": [flags_changed(flags(crate, "release"))],
+            "uptodate": [flags_changed({**flags(crate, "release"), "read": release_read})],
             "clean": True,
         },
     ]
@@ -124,25 +182,29 @@ def _run_release(crate: Crate) -> TaskFailed | None:
     from rust_hmr.toolchain import ToolchainError
 
     name = f"{crate.name}.wasm"
+    read = CompileInputs()
 
     def build() -> dict[str, bytes]:
+        nonlocal read
         toolchain = _toolchain(crate)
         say(RELEASE, "cargo build --release")
         built = build_wasm(crate.dir, "release", toolchain, target_dir=crate.target_dir,
                            on_output=passthrough, extra_env=_terminal_env())
+        read = built.inputs
         return {name: built.path.read_bytes()}
 
     try:
         result = run_cached(crate, RELEASE, VERSION,
                             toolchain=toolchain_stage.read_fingerprint(crate),
                             flags=flags(crate, "release"), inputs=hash_files(crate.sources),
-                            build=build)
+                            build=build, discover=lambda: read)
     except CompileError as err:
         return TaskFailed(f"{err.crate} did not compile (rustc's diagnostics are above)")
     except (BuildError, ToolchainError, ToolchainChanged) as err:
         return TaskFailed(str(err))
     wasm = result.outputs[name]
     write_if_changed(release_output(crate), wasm)
+    write_if_changed(crate.stage_dir(RELEASE) / LISTING, result.read.to_json(crate.dir))
     how = "from the cache" if result.cached else f"built in {result.seconds:.2f} s"
     say(RELEASE, f"{name}: {len(wasm):,} bytes, {how}")
     return None
@@ -182,6 +244,7 @@ def _run_dev(crate: Crate) -> TaskFailed | None:
     module = Path(manifest.output).read_bytes()
     write_if_changed(linked, module)
     write_if_changed(manifest_copy, project.manifest_path.read_bytes())
+    write_if_changed(crate.stage_dir(DEV) / LISTING, built.inputs.to_json(crate.dir))
     say(DEV, f"{linked.name}: {len(module):,} bytes, {len(manifest.objects)} codegen units, "
              f"cargo {built.seconds:.2f} s")
     return None
