@@ -1,0 +1,3 @@
+export function ticks(scale) {
+  return performance.now() * scale;
+}
