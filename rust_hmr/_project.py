@@ -11,6 +11,7 @@ import os
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,8 @@ class Project:
         self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
         self._snapshots = Snapshots(self.path, self.sources_dir)
         self.inputs = CompileInputs()  # what the last successful compile read
+        self.cargo_env: dict[str, str] = {}  # more environment for cargo (its colours, say)
+        self.on_output: Callable[[str], None] | None = None  # cargo's lines, as they come
 
     def shim_env(self, mode: str = "link") -> dict[str, str]:
         """The environment that tells the linker shim what to do (see `rust_hmr.shim`)."""
@@ -139,7 +142,8 @@ class Project:
         sources = self._snapshots.take()  # the text this build compiles
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
-                           verbose=self.verbose, linker=launcher, extra_env=self.shim_env())
+                           verbose=self.verbose, on_output=self.on_output, linker=launcher,
+                           extra_env={**self.cargo_env, **self.shim_env()})
         self.inputs = built.inputs
         timings = {"cargo": built.seconds}
         if not self.manifest_path.exists():
@@ -192,7 +196,8 @@ class Project:
         try:
             built = build_wasm(self.path, self.profile, self.toolchain,
                                target_dir=self.target_dir, verbose=self.verbose,
-                               linker=launcher, extra_env=self.shim_env("capture"))
+                               linker=launcher,
+                               extra_env={**self.cargo_env, **self.shim_env("capture")})
         except CompileError as err:
             return err
         self.inputs = built.inputs

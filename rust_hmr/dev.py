@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import signal
+import sys
 import threading
 import time
 import webbrowser
@@ -34,6 +36,7 @@ from pathlib import Path
 import click
 from watchfiles import Change, awatch
 
+from rust_hmr import diagnostics
 from rust_hmr._project import Build, Project
 from rust_hmr.cargo_build import CompileError
 from rust_hmr.link import FullReload, Patch
@@ -41,11 +44,10 @@ from rust_hmr.server import DevServer, ServerError
 from rust_hmr.settings import Settings, load_settings
 from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
 
-__all__ = ["DevLoop", "Report", "SourceFilter", "compile_error_summary", "run_dev"]
+__all__ = ["DevLoop", "Report", "SourceFilter", "run_dev"]
 
 WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
 _HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
-_RUSTC_ERROR = re.compile(r"^error(\[E\d+\])?: ")
 
 
 @dataclass(frozen=True)
@@ -59,23 +61,19 @@ class Report:
     pages: int = 0
 
     def line(self) -> str:
-        files = ", ".join(self.changed[:3])
-        if len(self.changed) > 3:
-            files += f" and {len(self.changed) - 3} more"
+        files = _files(self.changed)
         sent = f", {self.pages} page{'s' * (self.pages != 1)}" if self.outcome != "error" else ""
         return f"{time.strftime('%H:%M:%S')} {files}: {self.detail} ({self.ms:.0f} ms{sent})"
 
 
-def compile_error_summary(stderr: str) -> str:
-    """rustc's first error as one line, with its location: `error[E0308]: mismatched types at
-    src/lib.rs:12:5`."""
-    lines = stderr.splitlines()
-    for i, text in enumerate(lines):
-        if _RUSTC_ERROR.match(text) and not text.startswith("error: could not compile"):
-            where = next((ln.strip()[4:] for ln in lines[i + 1:i + 3]
-                          if ln.strip().startswith("--> ")), None)
-            return f"{text} at {where}" if where else text
-    return next((ln.strip() for ln in lines if ln.strip()), "the build failed")
+def _files(changed: tuple[str, ...]) -> str:
+    files = ", ".join(changed[:3])
+    return files + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+
+def colour_terminal() -> bool:
+    """Whether our output is a terminal that takes colours (and NO_COLOR is not set)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _names(functions: tuple[str, ...], limit: int = 3) -> str:
@@ -108,6 +106,8 @@ class DevLoop:
         self.echo = echo
         self.project = Project(self.crate, reserve_pages=self.settings.reserve_pages,
                                spare_slots=self.settings.spare_slots, verbose=verbose)
+        if colour_terminal():
+            self.project.cargo_env["CARGO_TERM_COLOR"] = "always"
         static_dir = self.settings.path(self.crate, "static_dir")
         self.page_files = (static_dir / "index.html", self.crate / "index.html")
         self.static_dir = static_dir
@@ -144,12 +144,13 @@ class DevLoop:
     async def start(self) -> None:
         """The first build, then the server, then the watch."""
         start = time.perf_counter()
+        self.echo(f"building {self.crate.name}…")
+        self.project.on_output = self._progress
         try:
             build = await asyncio.to_thread(self.project.build)
         except CompileError as err:
-            self.server.publish_error(compile_error_summary(err.stderr), err.stderr)
-            self.echo(f"{self.crate.name} does not compile yet: "
-                      f"{compile_error_summary(err.stderr)}")
+            summary = self._failed(err)[1]
+            self.echo(f"{self.crate.name} does not compile yet: {summary}")
         except Exception as err:  # served all the same: the next save tries again
             message = f"{type(err).__name__}: {err}"
             self.server.publish_error(message.splitlines()[0], message)
@@ -170,6 +171,11 @@ class DevLoop:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _progress(self, line: str) -> None:
+        """cargo's progress during a full build: the crates it compiles."""
+        if diagnostics.is_progress(line) and "Finished" not in line:
+            self.echo(f"  {diagnostics.plain(line).strip()}")
 
     async def close(self) -> None:
         self._stop.set()
@@ -236,6 +242,8 @@ class DevLoop:
             start = time.perf_counter()
             try:
                 if any(pending.values()):
+                    self.echo(f"{time.strftime('%H:%M:%S')} {_files(tuple(sorted(pending)))} "
+                              f"changed: rebuilding…")
                     outcome, detail = await self._rebuild(start)
                     self._follow_inputs()
                     page_changed = next((p for p, build in sorted(pending.items())
@@ -290,9 +298,14 @@ class DevLoop:
         self._needs_build = False
 
     def _failed(self, err: CompileError) -> tuple[str, str]:
-        summary = compile_error_summary(err.stderr)
-        self.server.publish_error(summary, err.stderr)
-        return "error", f"error: {summary}"
+        """Show the error in the pages and rustc's diagnostics in the terminal."""
+        summary = diagnostics.summary(err.stderr)
+        self.server.publish_error(summary, diagnostics.plain(diagnostics.readable(err.stderr)))
+        self.echo(diagnostics.readable(err.stderr).rstrip("\n"))
+        errors, warnings = diagnostics.counts(err.stderr)
+        tally = ", ".join(f"{n} {word}{'s' * (n != 1)}"
+                          for n, word in ((errors, "error"), (warnings, "warning")) if n)
+        return "error", f"{summary} ({tally})" if tally else summary
 
 
 def run_dev(

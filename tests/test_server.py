@@ -20,7 +20,7 @@ import pytest
 from watchfiles import Change
 
 from rust_hmr.compile_inputs import CompileInputs
-from rust_hmr.dev import DevLoop, SourceFilter, compile_error_summary
+from rust_hmr.dev import DevLoop, SourceFilter
 from rust_hmr.link import Patch
 from rust_hmr.runtime import RUNTIME_DIR, RUNTIME_FILES, runtime_file
 from rust_hmr.server import (
@@ -412,16 +412,6 @@ def test_source_filter_ignores_build_output_and_editor_files(tmp_path: Path) -> 
     for name in ("target/debug/x.o", "target", "src/.lib.rs.swp", "src/lib.rs~", "src/4913",
                  "src/#lib.rs#", "src/lib.rs.orig", ".git/index"):
         assert not keep(Change.modified, str(crate / name)), name
-
-
-def test_compile_error_summary_names_the_first_error_and_its_place() -> None:
-    stderr = ("   Compiling counter v0.1.0 (/x)\n"
-              "error[E0308]: mismatched types\n"
-              "  --> src/lib.rs:22:5\n   |\n"
-              "error: could not compile `counter` due to previous error\n")
-    assert compile_error_summary(stderr) == "error[E0308]: mismatched types at src/lib.rs:22:5"
-    assert compile_error_summary("error: expected `;`\n") == "error: expected `;`"
-    assert compile_error_summary("") == "the build failed"
 
 
 class SlowProject:
