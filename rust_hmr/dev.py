@@ -47,6 +47,10 @@ from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
 __all__ = ["DevLoop", "Report", "SourceFilter", "run_dev"]
 
 WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
+# Saves that came during a rebuild are a burst in progress (a formatter, a checkout, a script):
+# the next rebuild waits until they stop for this long, or for at most BURST_MAX_S
+BURST_QUIET_S = 0.15
+BURST_MAX_S = 3.0
 _HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
 
 
@@ -126,6 +130,7 @@ class DevLoop:
         self._watchers: dict[tuple[tuple[Path, ...], bool],
                              tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._watching = False  # start() turns the watch on
+        self._last_change = 0.0  # time.monotonic() of the last queued change
         self._needs_build = True  # no good build yet: the next change builds, not patches
 
     # Life cycle
@@ -230,13 +235,17 @@ class DevLoop:
         if new_folder:  # a folder made in the crate (static/, assets/) is watched from now on
             self._follow_inputs()
         if self._pending:
+            self._last_change = time.monotonic()
             self._wake.set()
 
     # Building
 
     async def _build_loop(self) -> None:
+        burst = False  # saves came during the last rebuild
         while True:
             await self._wake.wait()
+            if burst:
+                await self._burst_end()
             self._wake.clear()
             pending, self._pending = self._pending, {}
             start = time.perf_counter()
@@ -264,6 +273,16 @@ class DevLoop:
                             (time.perf_counter() - start) * 1000, self.server.pages)
             self.reports.append(report)
             self.echo(report.line())
+            burst = bool(self._pending)
+
+    async def _burst_end(self) -> None:
+        """Wait until the saves stop for BURST_QUIET_S (at most BURST_MAX_S): one rebuild then
+        takes the whole burst, where one per save would only queue up stale patches."""
+        deadline = time.monotonic() + BURST_MAX_S
+        while (quiet := time.monotonic() - self._last_change) < BURST_QUIET_S:
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(BURST_QUIET_S - quiet)
 
     async def _rebuild(self, start: float) -> tuple[str, str]:
         if self._needs_build or not self.hot:

@@ -512,3 +512,41 @@ def test_a_page_file_saved_with_a_source_still_reloads_the_page(tmp_path: Path) 
     assert report.outcome == "reload" and project.calls == 1
     assert report.changed == ("Cargo.toml", "index.html")
     assert "page reload" in report.line()
+
+
+def test_a_burst_of_saves_is_one_rebuild_after_the_first(tmp_path: Path) -> None:
+    """50 saves in 2 s: the first save rebuilds at once (no delay for a single save), the
+    rest wait for the burst to end and take one rebuild."""
+    from conftest import EXAMPLES, copy_crate
+
+    crate = copy_crate(EXAMPLES / "counter", tmp_path / "counter")
+    loop = DevLoop(crate, echo=lambda line: None)
+    project = SlowProject()
+    loop.project = project  # type: ignore[assignment]
+    source = str(crate / "src" / "lib.rs")
+
+    def release_after(seconds: float) -> None:
+        while True:
+            project.started.wait()
+            project.started.clear()
+            time.sleep(seconds)
+            project.release.release()
+
+    threading.Thread(target=release_after, args=(0.1,), daemon=True).start()
+
+    async def main() -> None:
+        loop.server.publish_build(MODULE, "first build")
+        loop._needs_build = False
+        builder = asyncio.create_task(loop._build_loop())
+        for _ in range(50):
+            loop.changed({(Change.modified, source)})
+            await asyncio.sleep(0.04)
+        deadline = time.monotonic() + 5
+        while len(loop.reports) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)  # a third rebuild would start now
+        builder.cancel()
+
+    asyncio.run(main())
+    assert project.calls == 2 and not project.overlapped
+    assert [r.outcome for r in loop.reports] == ["patch", "patch"]
