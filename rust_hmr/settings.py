@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "SETTINGS",
@@ -79,10 +80,39 @@ def _parse_int(value: Any) -> int:
     return number
 
 
+def _parse_seconds(value: Any) -> float:
+    """Seconds, more than 0: `5`, `2.5`, `"10s"`."""
+    text = str(value).strip().removesuffix("s").strip()
+    try:
+        seconds = float(text) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"expected a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 def _parse_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value
+
+
+def _parse_url(value: Any) -> str:
+    """An http(s) base URL without query or fragment, or "" for none (the remote cache)."""
+    text = _parse_str(value).strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected http(s)://host[:port][/path], got {text!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a URL without query or fragment, got {text!r}")
+    return text
 
 
 def _parse_wasm_opt(value: Any) -> str:
@@ -145,11 +175,15 @@ SETTINGS: tuple[Setting, ...] = (
             "relative to the crate; several crates may share one.", "DIR"),
     Setting("cache-max-size", parse_size, parse_size("2GiB"), "Size bound of the local cache; "
             "the least recently used entries go first.", "SIZE"),
-    Setting("remote-cache", _parse_str, "", "Base URL of a shared HTTP cache (GET/PUT of "
+    Setting("remote-cache", _parse_url, "", "Base URL of a shared HTTP cache (GET/PUT of "
             "<url>/ac/<key> and <url>/cas/<hash>); empty for none.", "URL",
             env="RUST_HMR_REMOTE_CACHE"),
     Setting("cache-read-only", _parse_bool, False, "Read the remote cache, never write to it "
             "(untrusted jobs).", "BOOL", env="RUST_HMR_CACHE_READ_ONLY"),
+    Setting("remote-cache-timeout", _parse_seconds, 5.0, "Deadline of one request to the "
+            "remote cache, plus 1 s per MiB of body.", "SECONDS"),
+    Setting("remote-cache-deadline", _parse_seconds, 15.0, "Time the remote cache may take "
+            "in one run, in all; past it the remote is off.", "SECONDS"),
     Setting("host", _parse_str, "127.0.0.1", "Address the dev server listens on.", "ADDR"),
     Setting("port", _parse_port, 8000, "Port of the dev server.", "PORT"),
 )
@@ -170,6 +204,8 @@ class Settings:
     cache_max_size: int = 2 * 1024**3
     remote_cache: str = ""
     cache_read_only: bool = False
+    remote_cache_timeout: float = 5.0
+    remote_cache_deadline: float = 15.0
     host: str = "127.0.0.1"
     port: int = 8000
     origin: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -185,16 +221,35 @@ class Settings:
 
 
 def read_metadata(crate_dir: Path) -> dict[str, Any]:
-    """The `[package.metadata.rust-hmr]` table of the crate's Cargo.toml ({} when absent)."""
+    """The `[package.metadata.rust-hmr]` table of the crate's Cargo.toml ({} when absent).
+
+    Raises SettingsError when the file can't be read, is not UTF-8 or not TOML, or when
+    `package`, `package.metadata` or the table itself is something other than a table."""
     manifest = crate_dir / "Cargo.toml"
     try:
-        data = tomllib.loads(manifest.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
+        data: Any = tomllib.loads(manifest.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise SettingsError(f"cannot read {manifest}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise SettingsError(f"cannot read {manifest}: not UTF-8 text (byte "
+                            f"0x{err.object[err.start]:02x} at offset {err.start})") from None
+    except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"cannot read {manifest}: {err}") from None
-    table = data.get("package", {}).get("metadata", {}).get(METADATA_KEY, {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"{manifest}: [package.metadata.{METADATA_KEY}] must be a table")
-    return table
+    path = ""
+    for key in ("package", "metadata", METADATA_KEY):
+        path = f"{path}.{key}" if path else key
+        data = data.get(key, {})
+        if not isinstance(data, dict):
+            raise SettingsError(f"{manifest}: {path} must be a table, got "
+                                f"{_toml_type(data)} {data!r}")
+    return data
+
+
+def _toml_type(value: Any) -> str:
+    """What a TOML value is, in TOML's words."""
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+             (list, "an array"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a date or time")
 
 
 def load_settings(

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from rust_hmr.settings import SETTINGS
+from rust_hmr.settings import SETTINGS, SettingsError, load_settings
 
 
 def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,6 +35,11 @@ def bundle_command(crate: Path, **settings: str | None) -> None:
 
     if not (crate / "Cargo.toml").is_file():
         raise click.UsageError(f"{crate} is not a cargo crate (no Cargo.toml)")
+    try:  # checked here too, so a bad setting is one line and status 2, as for `rust-hmr dev`
+        load_settings(crate, ("the command line", settings))
+    except SettingsError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(2) from None
     given = [f"{s.key}={settings[s.attr]}" for s in SETTINGS if settings[s.attr] is not None]
     loader = ModuleTaskLoader(crate_tasks(crate))
     code = DoitMain(loader, config_filenames=()).run(["run", *given, "bundle"])

@@ -12,6 +12,11 @@ Routes (GET and HEAD; nothing else is served):
 A path that tries to leave its directory gets 403, any other unknown path 404. A request whose
 Host header is a domain name other than `localhost` (or the one the server was started on)
 gets 403: a page on another site can't reach the server through DNS rebinding.
+
+Files (modules, patches, the runtime, static files) are streamed from disk, never held per
+connection (see `_spool`). A request that is not HTTP gets aiohttp's 400 and one line in the
+log (`_log`); a WebSocket frame without a client's mask closes the socket with 1002
+(`_websocket`). Listening on an address other than loopback prints a warning.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from aiohttp.typedefs import Middleware
 from rust_hmr.runtime import RUNTIME_DIR, RUNTIME_FILES
 from rust_hmr.server import protocol
 from rust_hmr.server._files import OutsideRoot, read_template, render_page, resolve_inside
+from rust_hmr.server._log import HTTP_LOGGER, LOGGER
+from rust_hmr.server._spool import Spool
 from rust_hmr.server._state import BUILD_ID_DIGITS, DevState, PageState
+from rust_hmr.server._websocket import PageSocket
 
 SOCKET_PATH = "/_hmr"
 _BUILD = rf"{{build:[0-9a-f]{{{BUILD_ID_DIGITS}}}}}"
@@ -39,6 +47,8 @@ _IMMUTABLE = {"Cache-Control": "max-age=31536000, immutable", "X-Content-Type-Op
 _TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript",
           ".html": "text/html", ".css": "text/css", ".json": "application/json",
           ".svg": "image/svg+xml"}
+
+PAGE_FRAME_LIMIT = 64 * 1024  # pages send nothing; a bigger message closes the socket (1009)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +91,7 @@ class DevServer:
         self.page_templates = tuple(page_templates)
         self.allowed_hosts = {h.lower() for h in (*allowed_hosts, host)}
         self._pages: set[_Page] = set()
+        self._spool = Spool()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -97,7 +108,7 @@ class DevServer:
         app.router.add_get(SOCKET_PATH + f"/{_BUILD}/{{name}}", self._module)
         app.router.add_get("/{path:.*}", self._static)
         app.on_shutdown.append(self._close_pages)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=HTTP_LOGGER)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)
         try:
@@ -108,11 +119,16 @@ class DevServer:
                               f"{err.strerror or err}") from None
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        exposed = [str(address[0]) for address in runner.addresses
+                   if not _is_loopback(str(address[0]))]
+        if exposed:
+            LOGGER.warning(exposure_warning(exposed, self._port))
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._spool.close()
 
     @property
     def port(self) -> int:
@@ -138,6 +154,7 @@ class DevServer:
 
     def publish_build(self, module: bytes, reason: str, crate: str | None = None) -> None:
         """A new main module (of `crate`: cargo's name for it); connected pages reload."""
+        self._spool.clear()
         self._send(self.state.publish_build(module, reason, crate))
 
     def publish_patch(self, patch_id: int, module: bytes, ms: int,
@@ -208,7 +225,7 @@ class DevServer:
             page_state = PageState.from_query(request.query)
         except ValueError as err:
             raise web.HTTPBadRequest(text=f"{err}\n") from None
-        socket = web.WebSocketResponse(heartbeat=30.0)
+        socket = PageSocket(heartbeat=30.0, max_msg_size=PAGE_FRAME_LIMIT)
         if not socket.can_prepare(request).ok:
             raise web.HTTPBadRequest(text="expected a WebSocket upgrade\n")
         await socket.prepare(request)
@@ -239,28 +256,27 @@ class DevServer:
         for page in list(self._pages):
             await page.socket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
 
-    async def _runtime(self, request: web.Request) -> web.Response:
+    async def _runtime(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name not in RUNTIME_FILES:
             raise web.HTTPNotFound()
         return self._file(RUNTIME_DIR, name, _NO_STORE)
 
-    async def _module(self, request: web.Request) -> web.Response:
+    async def _module(self, request: web.Request) -> web.StreamResponse:
         state = self.state
         if (request.match_info["build"] != state.build
                 or request.match_info["name"] != f"{state.crate}.wasm"):
             raise web.HTTPNotFound(text="no such build (the app was rebuilt: reload)\n")
-        return web.Response(body=state.module, content_type="application/wasm",
-                            headers=_IMMUTABLE)
+        return _wasm(self._spool.file(f"{state.build}/{state.crate}.wasm", state.module))
 
-    async def _patch(self, request: web.Request) -> web.Response:
-        module = self.state.patch_module(request.match_info["build"],
-                                         int(request.match_info["id"]))
+    async def _patch(self, request: web.Request) -> web.StreamResponse:
+        build, patch_id = request.match_info["build"], int(request.match_info["id"])
+        module = self.state.patch_module(build, patch_id)
         if module is None:
             raise web.HTTPNotFound(text="no such patch\n")
-        return web.Response(body=module, content_type="application/wasm", headers=_IMMUTABLE)
+        return _wasm(self._spool.file(f"{build}/patches/{patch_id}.wasm", module))
 
-    async def _static(self, request: web.Request) -> web.Response:
+    async def _static(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         try:
             if self.static_dir is None:
@@ -271,7 +287,7 @@ class DevServer:
                 return web.Response(status=204, headers=_NO_STORE)
             raise
 
-    def _file(self, root: Path, url_path: str, headers: dict[str, str]) -> web.Response:
+    def _file(self, root: Path, url_path: str, headers: dict[str, str]) -> web.FileResponse:
         try:
             path = resolve_inside(root, url_path)
         except OutsideRoot:
@@ -279,8 +295,28 @@ class DevServer:
         if path is None:
             raise web.HTTPNotFound()
         kind = _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
-        return web.Response(body=path.read_bytes(), headers=headers,
-                            content_type=kind or "application/octet-stream")
+        return web.FileResponse(path, headers={**headers,
+                                               "Content-Type": kind or "application/octet-stream"})
+
+
+def _wasm(path: Path) -> web.FileResponse:
+    return web.FileResponse(path, headers={**_IMMUTABLE, "Content-Type": "application/wasm"})
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a bound address (an IP literal, as the socket reports it) is this machine's
+    loopback; `0.0.0.0`, `::` and the machine's network addresses are not."""
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(addresses: Sequence[str], port: int) -> str:
+    """The warning printed when the server listens on other addresses than loopback."""
+    where = ", ".join(f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addresses)
+    return (f"warning: the dev server listens on {where}, not on loopback: any machine that "
+            'can reach this one can load the app (host = "127.0.0.1" keeps it local)')
 
 
 def _hostname(host_header: str) -> str | None:
