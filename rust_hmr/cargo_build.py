@@ -181,18 +181,26 @@ def _run_cargo(
 def _artifact(stdout: str, name: str, crate_dir: Path) -> Path:
     """The .wasm file of the crate's own cdylib or bin, from cargo's artifact messages."""
     manifest = (crate_dir / "Cargo.toml").resolve()
+    ours: list[dict[str, object]] = []
+    others: list[str] = []
     for line in stdout.splitlines():
         if not line.startswith("{"):
             continue
         msg = json.loads(line)
-        if (
-            msg.get("reason") != "compiler-artifact"
-            or Path(msg.get("manifest_path", "")).resolve() != manifest
-        ):
+        if msg.get("reason") != "compiler-artifact":
             continue
+        if Path(msg.get("manifest_path", "")).resolve() != manifest:
+            others.append(str(msg.get("target", {}).get("name", "?")))
+            continue
+        ours.append(msg)
         for filename in msg.get("filenames", []):
             if filename.endswith(".wasm"):
                 return Path(filename)
-    raise BuildError(
-        f'cargo built no .wasm for {name}: a library needs crate-type = ["cdylib"] in [lib]'
-    )
+    kinds = sorted({kind for msg in ours for kind in msg.get("target", {}).get("kind", [])})
+    if not ours:
+        raise BuildError(f"cargo built nothing from {manifest} (it built: "
+                         f"{', '.join(others) or 'nothing'}); is that the crate's manifest?")
+    if "lib" in kinds or "rlib" in kinds or not kinds:
+        raise BuildError(f'cargo built no .wasm for {name} (crate types: {", ".join(kinds)}): '
+                         f'a library needs crate-type = ["cdylib"] in [lib]')
+    raise BuildError(f"cargo built no .wasm for {name} (crate types: {', '.join(kinds)})")

@@ -96,10 +96,10 @@ def test_the_page_loads_everything_by_hashed_name_with_integrity(bundled: Path) 
     page = (bundled / "dist" / "index.html").read_text()
     wasm, loader, css, logo = (files[n] for n in ("counter.wasm", "loader.js", "css/site.css",
                                                   "img/logo.svg"))
-    assert (f'<link rel="preload" href="./{wasm["file"]}" as="fetch" type="application/wasm" '
-            f'crossorigin integrity="{wasm["integrity"]}">') in page
     assert (f'<script type="module" src="./{loader["file"]}" '
-            f'integrity="{loader["integrity"]}"></script>') in page
+            f'integrity="{loader["integrity"]}" data-wasm="./{wasm["file"]}" '
+            f'data-wasm-integrity="{wasm["integrity"]}"></script>') in page
+    assert "preload" not in page  # browsers ignore integrity on a preload, and warn
     assert (f'<link rel="stylesheet" href="./{css["file"]}" integrity="{css["integrity"]}">'
             in page)
     assert f'<img src="./{logo["file"]}" alt="logo">' in page
@@ -137,8 +137,9 @@ def test_the_loader_fetches_with_integrity_and_instantiates(bundled: Path, tmp_p
 import {{ readFileSync }} from "node:fs";
 import {{ createHash }} from "node:crypto";
 const wasmPath = {json.dumps(str(dist / str(wasm["file"])))};
-globalThis.document = {{ querySelector: () => ({{ href: wasmPath,
-    integrity: {json.dumps(wasm["integrity"])} }}) }};
+globalThis.document = {{ querySelector: () => ({{ dataset: {{ wasm: wasmPath,
+    wasmIntegrity: {json.dumps(wasm["integrity"])} }} }}) }};
+globalThis.location = {{ href: "file:///" }};
 globalThis.dispatchEvent = () => true;
 globalThis.fetch = async (url, options) => {{
   const bytes = readFileSync(url);
@@ -153,6 +154,46 @@ console.log(globalThis.app.increment(), globalThis.app.increment());
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "2"]
+
+
+def test_dist_served_by_a_plain_static_server_runs_in_chromium(bundled: Path) -> None:
+    """The page loads the loader and the wasm, integrity checked, without a console warning."""
+    import functools
+    import http.server
+    import threading
+
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path == "/favicon.ico":  # the browser asks; the page has none
+                self.send_response(204)
+                self.end_headers()
+                return
+            super().do_GET()
+
+    handler = functools.partial(Quiet, directory=str(bundled / "dist"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.wait_for_function("globalThis.app !== undefined", timeout=30_000)
+            assert page.evaluate("[app.increment(), app.increment()]") == [1, 2]
+            page.wait_for_timeout(200)
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not [line for line in console if line.startswith(("warning", "error"))], console
 
 
 @pytest.mark.skipif(shutil.which("wasm-opt") is None, reason="binaryen's wasm-opt not installed")
@@ -298,8 +339,8 @@ def test_build_dist_rewrites_absolute_references_and_is_deterministic() -> None:
     entries = {e["name"]: e for e in json.loads(files["manifest.json"])["files"]}
     js, png, css = entries["js/app.js"], entries["img/a.png"], entries["css/x.css"]
     text = files["index.html"].decode()
-    # No </head>: the preload and the loader go before <body>.
-    assert text.index('rel="preload"') < text.index("<body>")
+    # No </head>: the loader goes before <body>.
+    assert text.index("data-wasm=") < text.index("<body>")
     assert f'<script src="/{js["file"]}" integrity="{js["integrity"]}"></script>' in text
     assert f'<img src="/{png["file"]}">' in text
     assert f"url(/{png['file']})" in files[css["file"]].decode()

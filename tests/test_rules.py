@@ -265,8 +265,9 @@ def test_doit_dev_starts_the_dev_server_for_the_dodo_crate(
 
     calls = []
 
-    def run_dev(crate_dir: Path, host: str, port: int, settings: Settings) -> int:
-        calls.append((crate_dir, host, port, settings.reserve_pages))
+    def run_dev(crate_dir: Path, host: str, port: int, settings: Settings,
+                open_browser: bool, hot: bool) -> int:
+        calls.append((crate_dir, host, port, settings.reserve_pages, open_browser, hot))
         return 0
 
     monkeypatch.setitem(sys.modules, "rust_hmr.dev", types.SimpleNamespace(run_dev=run_dev))
@@ -278,15 +279,21 @@ def test_doit_dev_starts_the_dev_server_for_the_dodo_crate(
     main = doit_cmd.DoitMain(config_filenames=(), extra_config={"COMMAND": {
         "dev": "rust_hmr.rules.commands:DevCommand"}})
     assert main.run(["dev", "--port", "9123", "host=0.0.0.0"]) == 0
-    assert calls == [(crate.resolve(), "0.0.0.0", 9123, 16)]
+    assert main.run(["dev", "--open", "--no-hot"]) == 0
+    assert calls == [(crate.resolve(), "0.0.0.0", 9123, 16, False, True),
+                     (crate.resolve(), "127.0.0.1", 8000, 16, True, False)]
 
 
 @pytest.mark.slow
 def test_doit_bundle_in_a_crate_without_a_dodo_file(tmp_path: Path) -> None:
     crate = make_crate(tmp_path / "counter", dodo=False)
+    (crate / "doit.cfg").unlink()  # the package's entry points register the commands
+    listed = doit(crate, "list", report=False).stdout.split()
+    assert {"toolchain", "compile:release", "prepare", "optimize", "bundle"} <= set(listed)
     run = doit(crate, "bundle")
     assert run.ran == BUNDLE_STAGES
     assert (crate / "dist" / "index.html").is_file()
+    assert doit(crate).ran == set()  # a bare `doit` runs the default task: up to date
     # `doit dev` reaches the dev server: pointed at a port that is taken, it says so and stops.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

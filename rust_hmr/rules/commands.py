@@ -3,29 +3,33 @@
     [project.entry-points."doit.COMMAND"]
     bundle = "rust_hmr.rules.commands:BundleCommand"
     dev = "rust_hmr.rules.commands:DevCommand"
+    list = "rust_hmr.rules.commands:ListCommand"       (and run, info, clean, forget)
 
 Both take every setting as an option (`--dist-dir public`) or as doit's `KEY=VALUE`
 (`dist-dir=public`). In a crate without a dodo.py they use `crate_tasks(".")`, so
-`doit bundle` works in any crate directory.
+`doit bundle` works in any crate directory. doit's own `list`, `run` (a bare `doit`), `info`,
+`clean` and `forget` do the same: with a dodo.py, or outside a crate, they are doit's.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
-import sys
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from doit import doit_cmd
 from doit.cmd_base import DoitCmdBase, ModuleTaskLoader
+from doit.cmd_clean import Clean
+from doit.cmd_forget import Forget
+from doit.cmd_info import Info
+from doit.cmd_list import List
 from doit.cmd_run import Run
 from doit.exceptions import InvalidCommand
 
 from rust_hmr.settings import SETTINGS
 
-__all__ = ["BundleCommand", "DevCommand", "setting_options"]
+__all__ = ["BundleCommand", "CleanCommand", "DevCommand", "ForgetCommand", "InfoCommand",
+           "ListCommand", "RunCommand", "setting_options"]
 
 
 def setting_options() -> tuple[dict[str, Any], ...]:
@@ -68,6 +72,34 @@ def _use_crate_without_dodo(command: DoitCmdBase, params: Any) -> None:
     command.loader = loader
 
 
+class _CrateWithoutDodo:
+    """doit's own command, which in a crate without a dodo.py loads the crate's tasks."""
+
+    def execute(self, params: Any, args: list[str]) -> int:
+        _use_crate_without_dodo(self, params)  # type: ignore[arg-type]
+        return int(super().execute(params, args))  # type: ignore[misc]
+
+
+class ListCommand(_CrateWithoutDodo, List):
+    pass
+
+
+class RunCommand(_CrateWithoutDodo, Run):
+    pass
+
+
+class InfoCommand(_CrateWithoutDodo, Info):
+    pass
+
+
+class CleanCommand(_CrateWithoutDodo, Clean):
+    pass
+
+
+class ForgetCommand(_CrateWithoutDodo, Forget):
+    pass
+
+
 class BundleCommand(Run):
     """`doit bundle`: run the `bundle` task and what it needs."""
 
@@ -98,11 +130,19 @@ class DevCommand(DoitCmdBase):
     doc_description = ("Builds the crate in the dev profile, serves it on host:port (settings "
                        "`host` and `port`), watches the sources and pushes each change into "
                        "the running page, its state kept.")
-    cmd_options = setting_options()
+    cmd_options = (
+        {"name": "open_browser", "long": "open", "type": bool, "default": False,
+         "help": "open the app in the web browser"},
+        {"name": "no_hot", "long": "no-hot", "type": bool, "default": False,
+         "help": "reload the page on every change instead of hot patching it"},
+        *setting_options(),
+    )
 
     def execute(self, params: Any, args: list[str]) -> int:
         _apply_settings(params)
         _use_crate_without_dodo(self, params)
+        self._flags = {"open_browser": bool(params.get("open_browser")),
+                       "hot": not params.get("no_hot")}
         return int(super().execute(params, args))
 
     def _execute(self) -> int:
@@ -115,14 +155,7 @@ class DevCommand(DoitCmdBase):
                                  f"(found: {found})")
         [(crate_dir, settings)] = crates.items()
         crate = Path(crate_dir)
-        try:
-            run_dev = import_module("rust_hmr.dev").run_dev
-        except (ImportError, AttributeError):
-            sys.stderr.write("doit dev: the dev server is not available in this version of "
-                             "rust-hmr yet (rust_hmr.dev.run_dev); `doit prepare` builds the "
-                             "prepared dev module, `doit bundle` the production app.\n")
-            return 3
-        kwargs: dict[str, Any] = {}
-        if "settings" in inspect.signature(run_dev).parameters:
-            kwargs["settings"] = settings
-        return int(run_dev(crate, settings.host, settings.port, **kwargs) or 0)
+        from rust_hmr.dev import run_dev
+
+        return int(run_dev(crate, settings.host, settings.port, settings=settings,
+                           **getattr(self, "_flags", {})) or 0)

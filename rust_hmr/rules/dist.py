@@ -38,12 +38,14 @@ MANIFEST = "manifest.json"
 PAGE = "index.html"
 
 LOADER_JS = """\
-// Loads the app: fetches the wasm that the page's preload link names (checked against its
-// integrity hash), instantiates it and calls its `start` export, if it has one.
+// Loads the app: fetches the wasm that this script's tag names (data-wasm, checked against its
+// data-wasm-integrity hash), instantiates it and calls its `start` export, if it has one.
+// (Not a <link rel="preload">: browsers ignore `integrity` on a preload of a fetch.)
 // Imports: env.log(ptr, len) prints a UTF-8 line; env.dom_set_text(id_ptr, id_len, ptr, len)
 // sets the text of the element with that id; a page adds its own by setting
 // globalThis.wasmImports = { module: { name: function } } before this script runs.
-const link = document.querySelector('link[rel="preload"][type="application/wasm"]');
+const tag = document.querySelector("script[data-wasm]");
+const wasmUrl = new URL(tag.dataset.wasm, location.href);
 const decoder = new TextDecoder();
 const given = globalThis.wasmImports ?? {};
 let memory = null;
@@ -73,13 +75,13 @@ const imports = new Proxy({ ...given, env }, {
 });
 
 async function instantiate() {
-  const options = { integrity: link.integrity };
+  const options = { integrity: tag.dataset.wasmIntegrity };
   try {
-    return await WebAssembly.instantiateStreaming(fetch(link.href, options), imports);
+    return await WebAssembly.instantiateStreaming(fetch(wasmUrl, options), imports);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     // Served without Content-Type application/wasm: instantiate from the bytes.
-    const response = await fetch(link.href, options);
+    const response = await fetch(wasmUrl, options);
     return WebAssembly.instantiate(await response.arrayBuffer(), imports);
   }
 }
@@ -215,10 +217,8 @@ def _render_page(page: str, files: Mapping[str, DistFile], module: DistFile,
 
     page = _TAG.sub(tag, page)
     head = (
-        f'<link rel="preload" href="./{module.file}" as="fetch" type="application/wasm" '
-        f'crossorigin integrity="{module.integrity}">\n'
-        f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}">'
-        "</script>\n"
+        f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}" '
+        f'data-wasm="./{module.file}" data-wasm-integrity="{module.integrity}"></script>\n'
     )
     at = page.lower().find("</head>")
     if at < 0:
