@@ -9,10 +9,11 @@ files in place: they are replaced only once the new ones are complete.
 
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import blake3
@@ -31,6 +32,7 @@ from rust_hmr.link import (
 )
 from rust_hmr.link.edit import DirtyUnit
 from rust_hmr.link.edit import analyse as analyse_edit
+from rust_hmr.link.linker import with_objects
 from rust_hmr.link.objects import function_fingerprints, load_object_cached
 from rust_hmr.link.sources import Snapshots, SourceHistory
 from rust_hmr.prepare import (
@@ -40,6 +42,7 @@ from rust_hmr.prepare import (
     prepare_module,
 )
 from rust_hmr.shim import (
+    ENV_CAPTURE,
     ENV_LINKER,
     ENV_MANIFEST,
     ENV_MODE,
@@ -50,6 +53,9 @@ from rust_hmr.shim import (
     ObjectFile,
     write_launcher,
 )
+from rust_hmr.shim.archive import ArchiveError
+from rust_hmr.shim.capture import CaptureError, ObjectHashes, read_capture
+from rust_hmr.shim.whole_archives import whole_archives
 from rust_hmr.toolchain import Toolchain, find_toolchain
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.module import parse
@@ -123,11 +129,18 @@ class Project:
         self.inputs = CompileInputs()  # what the last successful compile read
         self.cargo_env: dict[str, str] = {}  # more environment for cargo (its colours, say)
         self.on_output: Callable[[str], None] | None = None  # cargo's lines, as they come
+        self._object_hashes = ObjectHashes()  # of captured objects, by inode, size and mtime
+
+    @property
+    def capture_dir(self) -> Path:
+        """Where the launcher's sh captures a rebuild's link (`rust_hmr.shim.capture`)."""
+        return self.out_dir / "capture"
 
     def shim_env(self, mode: str = "link") -> dict[str, str]:
         """The environment that tells the linker shim what to do (see `rust_hmr.shim`)."""
         return {
             ENV_MODE: mode,
+            **({ENV_CAPTURE: str(self.capture_dir)} if mode == "capture" else {}),
             ENV_MANIFEST: str(self.manifest_path),
             ENV_OBJECT_STORE: str(self.out_dir / "objects"),
             ENV_LINKER: shlex.join(self.toolchain.wasm_ld_command()),
@@ -178,6 +191,23 @@ class Project:
         manifest.dump(self.manifest_path)
         return manifest
 
+    def _captured(self, crate: str) -> LinkManifest:
+        """The manifest of this rebuild's link: what the launcher captured, or the last one
+        when cargo did not link (nothing changed) or the Python shim captured (it writes the
+        manifest itself)."""
+        if not self.capture_dir.is_dir():
+            return LinkManifest.load(self.manifest_path)
+        try:
+            manifest = read_capture(self.capture_dir, self.out_dir / "objects", crate,
+                                    self._object_hashes)
+            if self.shim_env()[ENV_WHOLE_ARCHIVES] == "1":
+                manifest.whole_archives = whole_archives(manifest.rlibs,
+                                                         self.out_dir / "archives")
+        except (CaptureError, ArchiveError, OSError) as err:
+            raise BuildError(f"cannot read the captured link: {err}") from None
+        manifest.dump(self.manifest_path)
+        return manifest
+
     @property
     def ledger_path(self) -> Path:
         return self.out_dir / "ledger.msgpack"
@@ -193,6 +223,7 @@ class Project:
         start = time.perf_counter()
         sources = self._snapshots.take()
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
+        shutil.rmtree(self.capture_dir, ignore_errors=True)
         try:
             built = build_wasm(self.path, self.profile, self.toolchain,
                                target_dir=self.target_dir, verbose=self.verbose,
@@ -203,7 +234,7 @@ class Project:
         self.inputs = built.inputs
         timings = {"cargo": time.perf_counter() - start}
         start = time.perf_counter()
-        manifest = LinkManifest.load(self.manifest_path)
+        manifest = self._captured(built.crate)
         dirty = [o for o in manifest.objects if ledger.objects.get(o.path) != o.blake3]
         if not dirty:
             timings["link"] = time.perf_counter() - start
@@ -213,6 +244,7 @@ class Project:
         try:
             dirty, renames = self._analyse_edit(manifest, dirty, symbols, ledger, sources)
             linked = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
+            linked = replace(linked, module=with_objects(linked.module, [o.stored for o in dirty]))
         except PatchRefused as refused:
             timings["link"] = time.perf_counter() - start
             return FullReload(refused.reason, timings)

@@ -19,6 +19,7 @@ from rust_hmr.shim.link_manifest import (
     HMR_LINK_ARGS,
     LinkManifest,
     ObjectFile,
+    split_link_line,
 )
 from rust_hmr.shim.whole_archives import whole_archives
 
@@ -54,23 +55,8 @@ def store_object(path: Path, store: Path) -> ObjectFile:
 
 
 def build_manifest(args: list[str], mode: str, store: Path) -> LinkManifest:
-    output = args[args.index("-o") + 1] if "-o" in args else ""
-    manifest = LinkManifest(mode=mode, crate=os.environ.get("CARGO_CRATE_NAME", ""),
-                            output=output, args=list(args))
-    skip_next = False
-    for i, arg in enumerate(args):
-        if skip_next:
-            skip_next = False
-            continue
-        if arg in ("-o", "-L", "-l", "-z", "-m", "--export", "--undefined"):
-            manifest.flags += args[i : i + 2]
-            skip_next = True
-        elif arg.endswith(".o"):
-            manifest.objects.append(store_object(Path(arg), store))
-        elif arg.endswith(".rlib") or arg.endswith(".a"):
-            manifest.rlibs.append(arg)
-        else:
-            manifest.flags.append(arg)
+    manifest, objects = split_link_line(args, mode, os.environ.get("CARGO_CRATE_NAME", ""))
+    manifest.objects = [store_object(Path(path), store) for path in objects]
     return manifest
 
 

@@ -13,6 +13,9 @@ ENV_MODE = "RUST_HMR_SHIM_MODE"  # "link" (default) or "capture"
 ENV_MANIFEST = "RUST_HMR_SHIM_MANIFEST"  # where to write the manifest
 ENV_OBJECT_STORE = "RUST_HMR_SHIM_OBJECTS"  # content-addressed copies of the crate's objects
 ENV_LINKER = "RUST_HMR_SHIM_LINKER"  # the real wasm-ld command line, shell-quoted
+# In capture mode: the folder the launcher's sh writes the link line and the objects into
+# (`rust_hmr.shim.capture`); without it, capture mode runs the Python shim.
+ENV_CAPTURE = "RUST_HMR_SHIM_CAPTURE"
 # "1": link every rlib's objects whole (dev builds, see `rust_hmr.shim.whole_archives`); they
 # are extracted once into `archives/` next to the manifest. cargo does not fingerprint it:
 # switching it relinks only at the next change to the crate.
@@ -88,10 +91,38 @@ class LinkManifest:
         return cls(**raw)
 
 
+_PAIRED = ("-o", "-L", "-l", "-z", "-m", "--export", "--undefined")
+
+
+def split_link_line(args: list[str], mode: str, crate: str) -> tuple[LinkManifest, list[str]]:
+    """The manifest of a link line (its objects still to be stored), and the objects' paths."""
+    output = args[args.index("-o") + 1] if "-o" in args else ""
+    manifest = LinkManifest(mode=mode, crate=crate, output=output, args=list(args))
+    objects: list[str] = []
+    skip_next = False
+    for i, arg in enumerate(args):
+        if skip_next:
+            skip_next = False
+        elif arg in _PAIRED:
+            manifest.flags += args[i : i + 2]
+            skip_next = True
+        elif arg.endswith(".o"):
+            objects.append(arg)
+        elif arg.endswith((".rlib", ".a")):
+            manifest.rlibs.append(arg)
+        else:
+            manifest.flags.append(arg)
+    return manifest, objects
+
+
 def write_launcher(path: Path) -> Path:
-    """An executable that runs the shim with this Python; rewritten only when it changes, so
-    the `-C linker=` path (and cargo's fingerprint of it) stays the same between builds."""
-    text = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m rust_hmr.shim "$@"\n'
+    """An executable that captures in sh (`rust_hmr.shim.capture`) or runs the shim with this
+    Python; rewritten only when it changes, so the `-C linker=` path (and cargo's fingerprint
+    of it) stays the same between builds."""
+    from rust_hmr.shim.capture import CAPTURE_SH
+
+    text = (f"#!/bin/sh\n{CAPTURE_SH.strip()}\n"
+            f'exec {shlex.quote(sys.executable)} -m rust_hmr.shim "$@"\n')
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
