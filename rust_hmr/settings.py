@@ -181,9 +181,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache-read-only", _parse_bool, False, "Read the remote cache, never write to it "
             "(untrusted jobs).", "BOOL", env="RUST_HMR_CACHE_READ_ONLY"),
     Setting("remote-cache-timeout", _parse_seconds, 5.0, "Deadline of one request to the "
-            "remote cache, plus 1 s per MiB of body.", "SECONDS"),
+            "remote cache, plus 1 s per MiB of body.", "SECONDS", env="RUST_HMR_REMOTE_TIMEOUT"),
     Setting("remote-cache-deadline", _parse_seconds, 15.0, "Time the remote cache may take "
-            "in one run, in all; past it the remote is off.", "SECONDS"),
+            "in one run, in all; past it the remote is off.", "SECONDS",
+            env="RUST_HMR_REMOTE_DEADLINE"),
     Setting("host", _parse_str, "127.0.0.1", "Address the dev server listens on.", "ADDR"),
     Setting("port", _parse_port, 8000, "Port of the dev server.", "PORT"),
 )

@@ -7,6 +7,10 @@ on a free port; the system's nginx service and its config are never touched. GET
 open; any other method needs `Authorization: Bearer <token>`, else 401 (a `map` on method and
 header, since Debian's nginx 1.22 allows no `return` inside `limit_except`).
 
+For fault drills (bench/remote_soak.py), a running server can be throttled (`throttle`: nginx's
+`limit_rate`, applied by a reload), paused (`pause`/`resume`: SIGSTOP, so connections are
+accepted by the kernel and never answered), stopped and started again on its port (`restart`).
+
 Fixtures (import the `*_fixture` functions into a conftest or a test module; pytest knows them
 by the names below, so test parameters of those names don't shadow the imports):
 - `nginx_server` (session): one server; `nginx_cache` gives each test its own URL prefix on it,
@@ -22,6 +26,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -74,6 +79,7 @@ http {{
         listen 127.0.0.1:{port};
         root {dir}/root;
         client_max_body_size 0;
+        {limit}
         location / {{
             if ($write_denied) {{ return 401; }}
             dav_methods PUT;
@@ -159,12 +165,33 @@ class NginxServer:
     def stop(self) -> None:
         """Fast shutdown (SIGTERM), then SIGKILL if nginx lingers."""
         if self.process.poll() is None:
+            self.resume()  # a stopped process takes no SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def throttle(self, rate: str = "") -> None:
+        """Answers trickle at `rate` per connection ("4k": 4 KiB/s), or at full speed for "".
+        nginx reloads its configuration; the old workers finish what they were sending."""
+        _write_config(self.dir, self.port, self.token, rate)
+        self.process.send_signal(signal.SIGHUP)
+        time.sleep(0.3)  # the new workers start within a few milliseconds
+
+    def pause(self) -> None:
+        """Freezes nginx (master and workers): the kernel still accepts connections."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
+    def restart(self) -> NginxServer:
+        """Stops this server and starts another on the same port and directory (served
+        files kept); AssertionError when the port was taken meanwhile."""
+        self.stop()
+        return start_nginx(self.dir, self.token, port=self.port)
 
 
 def find_nginx() -> str:
@@ -181,8 +208,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_nginx(workdir: Path, token: str | None = None, attempts: int = 5) -> NginxServer:
-    """An nginx serving `workdir/root` on a free port, its config and logs in `workdir`."""
+def _write_config(workdir: Path, port: int, token: str, rate: str = "") -> Path:
+    conf = workdir / "nginx.conf"
+    # As root, nginx's workers would run as nobody, who can't enter a 0700 temp dir.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    limit = f"limit_rate {rate};" if rate else ""
+    conf.write_text(_CONFIG.format(dir=workdir, port=port, token=token, user=user, limit=limit))
+    return conf
+
+
+def start_nginx(workdir: Path, token: str | None = None, attempts: int = 5,
+                port: int | None = None) -> NginxServer:
+    """An nginx serving `workdir/root` on a free port (or `port`), its config and logs in
+    `workdir`. It runs in a session of its own, so that `pause` reaches its workers."""
     nginx = find_nginx()
     token = token or secrets.token_hex(16)
     if not _TOKEN_RE.fullmatch(token):
@@ -190,17 +228,16 @@ def start_nginx(workdir: Path, token: str | None = None, attempts: int = 5) -> N
     (workdir / "root").mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     last_error = ""
-    for _ in range(attempts):  # another process may take the free port first
-        port = free_port()
-        conf = workdir / "nginx.conf"
-        # As root, nginx's workers would run as nobody, who can't enter a 0700 temp dir.
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        conf.write_text(_CONFIG.format(dir=workdir, port=port, token=token, user=user))
+    fixed = port
+    for _ in range(1 if fixed else attempts):  # another process may take the free port first
+        port = fixed or free_port()
+        conf = _write_config(workdir, port, token)
         (workdir / "error.log").unlink(missing_ok=True)
         process = subprocess.Popen(
             [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"),
              "-g", "daemon off;"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         server = NginxServer(f"http://127.0.0.1:{port}", token, workdir, process)
         if _wait_ready(server):

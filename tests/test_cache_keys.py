@@ -90,6 +90,15 @@ def test_record_round_trip() -> None:
     assert ActionRecord({}).meta == {}
 
 
+def test_record_sizes_round_trip_and_old_records_have_none() -> None:
+    record = ActionRecord({"a.wasm": H1, "b": H2}, {}, {"a.wasm": 10, "b": 0})
+    again = ActionRecord.from_msgpack(record.to_msgpack())
+    assert again.sizes == {"a.wasm": 10, "b": 0}
+    assert again.size_of(H1) == 10 and again.size_of("c" * 64) is None
+    old = msgpack.packb({"format": 1, "outputs": {"a": H1}, "meta": {}})  # before sizes
+    assert ActionRecord.from_msgpack(old).sizes == {}
+
+
 def test_record_with_unencodable_meta_is_refused() -> None:
     with pytest.raises(TypeError, match="msgpack"):
         ActionRecord({"a": H1}, {"when": object()}).to_msgpack()
@@ -101,6 +110,9 @@ def test_record_with_unencodable_meta_is_refused() -> None:
     msgpack.packb({"format": 1, "outputs": {"a": "not-a-hash"}, "meta": {}}),
     msgpack.packb({"format": 1, "outputs": [], "meta": {}}),
     msgpack.packb({"format": 1, "outputs": {"a": H1}, "meta": {}})[:-3],
+    msgpack.packb({"format": 1, "outputs": {"a": H1}, "meta": {}, "sizes": {"a": -1}}),
+    msgpack.packb({"format": 1, "outputs": {"a": H1}, "meta": {}, "sizes": {"b": 1}}),
+    msgpack.packb({"format": 1, "outputs": {"a": H1}, "meta": {}, "sizes": {"a": True}}),
 ])
 def test_garbage_is_not_a_record(data: bytes) -> None:
     with pytest.raises(CorruptEntry) as caught:

@@ -74,19 +74,33 @@ def _canonical(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class ActionRecord:
-    """What an action produced: its outputs by name (each a blob hash) and free-form
-    metadata (timings, sizes, diagnostics; anything msgpack holds)."""
+    """What an action produced: its outputs by name (each a blob hash), each output's size
+    in bytes (so a download can be refused as soon as it runs past it), and free-form
+    metadata (timings, sizes, diagnostics; anything msgpack holds).
+
+    `sizes` may be empty: records stored before it existed have none, and still decode.
+    """
 
     outputs: dict[str, str]
     meta: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
 
     def to_msgpack(self) -> bytes:
         """The record as stored under its action key."""
         payload = {"format": _RECORD_FORMAT, "outputs": self.outputs, "meta": self.meta}
+        if self.sizes:
+            payload["sizes"] = self.sizes
         try:
             return msgpack.packb(payload, use_bin_type=True)  # type: ignore[no-any-return]
         except (TypeError, ValueError, OverflowError) as err:
             raise TypeError(f"the record's meta is not msgpack data: {err}") from None
+
+    def size_of(self, digest: str) -> int | None:
+        """The size the record gives the blob `digest`, or None when it gives none."""
+        for name, output in self.outputs.items():
+            if output == digest and name in self.sizes:
+                return self.sizes[name]
+        return None
 
     @classmethod
     def from_msgpack(cls, data: bytes, *, key: str = "?", where: str = "record") -> ActionRecord:
@@ -98,12 +112,17 @@ class ActionRecord:
         if not isinstance(payload, dict) or payload.get("format") != _RECORD_FORMAT:
             raise CorruptEntry("ac", key, where, "not an action record of this version")
         outputs, meta = payload.get("outputs"), payload.get("meta")
+        sizes = payload.get("sizes", {})
         if not isinstance(outputs, dict) or not isinstance(meta, dict):
             raise CorruptEntry("ac", key, where, "outputs or meta is not a map")
         for name, digest in outputs.items():
             if not (isinstance(name, str) and isinstance(digest, str) and is_hash(digest)):
                 raise CorruptEntry("ac", key, where, f"output {name!r} has no valid blob hash")
-        return cls(outputs, meta)
+        if not isinstance(sizes, dict) or not all(
+            name in outputs and type(size) is int and size >= 0 for name, size in sizes.items()
+        ):
+            raise CorruptEntry("ac", key, where, "sizes is not a map of outputs to sizes")
+        return cls(outputs, meta, sizes)
 
 
 def is_hash(text: str) -> bool:

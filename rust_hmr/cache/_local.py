@@ -8,15 +8,22 @@ leaves only a `.tmp-*` file, which no read ever serves and `gc` removes once it 
 
 Every read and write sets the file's mtime to now, which is the clock of the LRU eviction
 (`_eviction`); the store runs it by itself when its estimate of its size passes `max_bytes`.
+
+A store the process can't write (its directory not writable for this user, a read-only file
+system, immutable files) stays readable: the first write or delete refused for that reason
+sets `read_only` and `read_only_reason`, and the error still goes to the caller. A corrupt
+blob it can't drop is reported with `dropped=False`; the cache then counts it as a miss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +35,9 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 # Automatic eviction goes down to this share of max_bytes, so it does not run on every put.
 _LOW_WATER = 0.9
 _CHUNK = 1 << 20
+# What a write or delete fails with when the store can't be written at all (no permission,
+# an immutable file, a read-only mount); ENOSPC and EIO are other stories.
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class LocalStore(Store):
         self._lock = threading.Lock()
         self._estimate: int | None = None  # bytes stored, known from the last scan + writes
         self._since_scan = 0
+        self.read_only = False
+        self.read_only_reason: str | None = None  # the first refused write, when read_only
 
     def __str__(self) -> str:
         return f"local cache {self.root}"
@@ -83,7 +95,8 @@ class LocalStore(Store):
     def delete(self, kind: Kind, key: str) -> bool:
         """Removes the entry; False when there was none."""
         try:
-            self.path(kind, key).unlink()
+            with self._noting_read_only():
+                self.path(kind, key).unlink()
         except FileNotFoundError:
             return False
         return True
@@ -116,7 +129,7 @@ class LocalStore(Store):
 
     # Store backend
 
-    def _read(self, kind: Kind, key: str) -> bytes | None:
+    def _read(self, kind: Kind, key: str, size: int | None) -> bytes | None:
         path = self.path(kind, key)
         try:
             data = path.read_bytes()
@@ -132,14 +145,31 @@ class LocalStore(Store):
             # another size was cut short: it is replaced.
             _touch(path)
             return
-        _atomic_write(path, data)
+        with self._noting_read_only():
+            _atomic_write(path, data)
         self._account(len(data), path)
 
     def _exists(self, kind: Kind, key: str) -> bool:
         return self.path(kind, key).is_file()
 
-    def _drop(self, kind: Kind, key: str) -> None:
-        self.delete(kind, key)
+    def _drop(self, kind: Kind, key: str) -> bool:
+        try:
+            self.delete(kind, key)
+        except OSError:
+            return False  # still there: the caller counts it as a miss all the same
+        return True
+
+    @contextlib.contextmanager
+    def _noting_read_only(self) -> Iterator[None]:
+        """Lets the OSError through, after noting that the store is read-only when that is
+        why the write failed."""
+        try:
+            yield
+        except OSError as err:
+            if err.errno in _READ_ONLY_ERRNOS and not self.read_only:
+                self.read_only_reason = err.strerror or str(err)
+                self.read_only = True
+            raise
 
     def _account(self, size: int, written: Path) -> None:
         """Counts a write; evicts when the store may have passed its bound. Other processes

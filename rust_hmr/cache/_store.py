@@ -7,7 +7,11 @@ only moves bytes (`_read`, `_write`, `_exists`, `_drop`):
 - names are 64 lowercase hex digits, so no key can reach outside the store's namespace;
 - a blob is written only under its own hash;
 - every blob read is hashed; a mismatch raises `CorruptEntry`, and a backend that can delete
-  (local, memory) drops the entry first, so the next read is a plain miss.
+  (local, memory) drops the entry first, so the next read is a plain miss (`dropped` says
+  whether it could: a local store on a read-only file system can't).
+
+`get` may be told the size the entry should have (a record names its blobs' sizes); a backend
+that streams (the remote) stops reading past it.
 """
 
 from __future__ import annotations
@@ -34,18 +38,23 @@ def check_name(kind: str, key: str) -> None:
 class Store(ABC):
     """A key-value store of cache entries: `get`, `put`, `contains`."""
 
-    #: True when `put` is refused (a read-only remote).
+    #: True when `put` is refused (a read-only remote) or known to fail (a local store
+    #: that turned out to be unwritable).
     read_only: bool = False
 
-    def get(self, kind: Kind, key: str) -> bytes | None:
-        """The entry's bytes, or None when absent; a blob is verified (`CorruptEntry`)."""
+    def get(self, kind: Kind, key: str, size: int | None = None) -> bytes | None:
+        """The entry's bytes, or None when absent; a blob is verified (`CorruptEntry`).
+        `size`, when known, is how many bytes the entry should have."""
         check_name(kind, key)
-        data = self._read(kind, key)
+        if size is not None and size < 0:
+            raise ValueError(f"a size can't be negative, got {size}")
+        data = self._read(kind, key, size)
         if data is not None and kind == "cas":
             actual = blob_hash(data)
             if actual != key:
-                self._drop(kind, key)
-                raise CorruptEntry(kind, key, str(self), f"content hashes to {actual[:16]}...")
+                dropped = self._drop(kind, key)
+                raise CorruptEntry(kind, key, str(self), f"content hashes to {actual[:16]}...",
+                                   dropped)
         return data
 
     def put(self, kind: Kind, key: str, data: bytes) -> None:
@@ -61,7 +70,7 @@ class Store(ABC):
         return self._exists(kind, key)
 
     @abstractmethod
-    def _read(self, kind: Kind, key: str) -> bytes | None: ...
+    def _read(self, kind: Kind, key: str, size: int | None) -> bytes | None: ...
 
     @abstractmethod
     def _write(self, kind: Kind, key: str, data: bytes) -> None: ...
@@ -69,8 +78,9 @@ class Store(ABC):
     @abstractmethod
     def _exists(self, kind: Kind, key: str) -> bool: ...
 
-    def _drop(self, kind: Kind, key: str) -> None:  # noqa: B027 (optional hook)
-        """Forget a corrupt entry; a backend that can't (a remote) keeps it."""
+    def _drop(self, kind: Kind, key: str) -> bool:
+        """Forget a corrupt entry; a backend that can't (a remote) keeps it. True when gone."""
+        return False
 
 
 class MemoryStore(Store):
@@ -83,7 +93,7 @@ class MemoryStore(Store):
     def __str__(self) -> str:
         return "memory store"
 
-    def _read(self, kind: Kind, key: str) -> bytes | None:
+    def _read(self, kind: Kind, key: str, size: int | None) -> bytes | None:
         return self.entries.get((kind, key))
 
     def _write(self, kind: Kind, key: str, data: bytes) -> None:
@@ -93,9 +103,10 @@ class MemoryStore(Store):
     def _exists(self, kind: Kind, key: str) -> bool:
         return (kind, key) in self.entries
 
-    def _drop(self, kind: Kind, key: str) -> None:
+    def _drop(self, kind: Kind, key: str) -> bool:
         with self._lock:
             self.entries.pop((kind, key), None)
+        return True
 
     def delete(self, kind: Kind, key: str) -> bool:
         """Removes the entry; False when there was none."""

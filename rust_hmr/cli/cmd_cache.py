@@ -7,8 +7,10 @@ is scanned or changed; the remote is shown as configured, never contacted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,7 +51,8 @@ def verify_command(crate: Path) -> None:
     ones (the next build makes them again). Exit status 1 when something was wrong."""
     cache = _open(crate)
     before = cache.local.stats()
-    problems = cache.verify()
+    with _changing(cache):
+        problems = cache.verify()
     checked = f"{_count(before.records, 'record')} and {_count(before.blobs, 'blob')}"
     if not problems:
         click.echo(f"{cache.local.root}: checked {checked}, all good")
@@ -76,7 +79,8 @@ def gc_command(crate: Path, max_size: str | None) -> None:
         limit = cache.local.max_bytes if max_size is None else parse_size(max_size)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--max-size") from None
-    result = cache.gc(limit)
+    with _changing(cache):
+        result = cache.gc(limit)
     temp = f", {_count(result.temp_removed, 'stale temporary file')}" \
         if result.temp_removed else ""
     click.echo(f"{cache.local.root}: removed {_count(result.removed, 'entry', 'entries')} "
@@ -126,6 +130,17 @@ def _open(crate: Path) -> ArtifactCache:
         return ArtifactCache.from_settings(crate)
     except (SettingsError, ValueError) as err:
         raise click.ClickException(str(err)) from None
+
+
+@contextlib.contextmanager
+def _changing(cache: ArtifactCache) -> Iterator[None]:
+    """A failed delete (a cache this user can't write, a read-only file system) is a
+    one-line error, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        raise click.ClickException(f"cannot change {cache.local.root}: "
+                                   f"{err.strerror or err}") from None
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

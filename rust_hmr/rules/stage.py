@@ -91,7 +91,8 @@ def open_cache(crate: Crate) -> ArtifactCache:
 
     settings = crate.settings
     ident = (crate.dir, settings.cache_dir, settings.cache_max_size, settings.remote_cache,
-             settings.cache_read_only, os.environ.get(TOKEN_ENV))
+             settings.cache_read_only, settings.remote_cache_timeout,
+             settings.remote_cache_deadline, os.environ.get(TOKEN_ENV))
     cache = _caches.get(ident)
     if cache is None:
         cache = ArtifactCache.from_settings(crate.dir, settings, log=_cache_log)
