@@ -70,6 +70,7 @@ class DevProcess:
         self.reader.start()
         line = self.next_line(r"serving \S+ at http://", timeout=180)
         self.url = line.split(" at ")[1].split()[0]
+        self.next_line(r"^built \S+ in", timeout=300)  # the server listens before it builds
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

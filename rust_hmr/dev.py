@@ -56,7 +56,8 @@ _HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
 
 @dataclass(frozen=True)
 class Report:
-    """What one rebuild did: `outcome` is patch, full-reload, error, no-change or reload."""
+    """What one rebuild did: `outcome` is patch, full-reload, error, no-change, reload or css
+    (stylesheets swapped in place)."""
 
     changed: tuple[str, ...]
     outcome: str
@@ -115,11 +116,10 @@ class DevLoop:
         static_dir = self.settings.path(self.crate, "static_dir")
         self.page_files = (static_dir / "index.html", self.crate / "index.html")
         self.static_dir = static_dir
-        self.plan = WatchPlan(self.crate, static_dir, self.page_files,
-                              (self.project.target_dir, self.settings.path(self.crate,
-                                                                           "dist_dir")))
+        outputs = (self.project.target_dir, self.settings.path(self.crate, "dist_dir"))
+        self.plan = WatchPlan(self.crate, static_dir, self.page_files, outputs)
         self.server = DevServer(self.crate.name, host=host, port=port, static_dir=static_dir,
-                                page_templates=self.page_files)
+                                page_templates=self.page_files, never_served=outputs)
         self.reports: list[Report] = []
         self._pending: dict[str, bool] = {}  # changed path -> whether it needs a rebuild
         self._wake = asyncio.Event()
@@ -147,7 +147,16 @@ class DevLoop:
             await self.close()
 
     async def start(self) -> None:
-        """The first build, then the server, then the watch."""
+        """The server and the watch at once (pages get a "building" notice), then the first
+        build; the pages load the app when it is ready."""
+        await self.server.start()
+        self._watching = True
+        self._follow_inputs()
+        await asyncio.sleep(0)  # the watchers register before their first await: saves count
+        mode = "hot patching" if self.hot else "reloading on every change (hot patching off)"
+        self.echo(f"serving {self.server.state.crate} at {self.server.url} ({mode}; Ctrl-C stops)")
+        if self.open_browser:
+            await asyncio.to_thread(webbrowser.open, self.server.url)
         start = time.perf_counter()
         self.echo(f"building {self.crate.name}…")
         self.project.on_output = self._progress
@@ -164,15 +173,9 @@ class DevLoop:
             self._publish_build(build, "first build")
             self.echo(f"built {build.crate} in {time.perf_counter() - start:.1f} s "
                       f"(build {self.server.state.build})")
-        await self.server.start()
-        self._tasks = [asyncio.create_task(self._build_loop())]
-        self._watching = True
         self._follow_inputs()
-        await asyncio.sleep(0)  # the watchers register before their first await: saves count
-        mode = "hot patching" if self.hot else "reloading on every change (hot patching off)"
-        self.echo(f"serving {self.server.state.crate} at {self.server.url} ({mode}; Ctrl-C stops)")
-        if self.open_browser:
-            await asyncio.to_thread(webbrowser.open, self.server.url)
+        # saves during the first build wait for it: they are the builder's first batch
+        self._tasks = [asyncio.create_task(self._build_loop())]
 
     def stop(self) -> None:
         self._stop.set()
@@ -261,9 +264,7 @@ class DevLoop:
                         self.server.publish_reload(f"{page_changed} changed")
                         outcome, detail = "reload", f"{detail}; page reload"
                 else:
-                    first = min(pending)
-                    self.server.publish_reload(f"{first} changed")
-                    outcome, detail = "reload", "page reload"
+                    outcome, detail = self._page_changed(sorted(pending))
             except Exception as err:  # the loop must outlive any one rebuild
                 self._needs_build = True
                 message = f"{type(err).__name__}: {err}"
@@ -274,6 +275,24 @@ class DevLoop:
             self.reports.append(report)
             self.echo(report.line())
             burst = bool(self._pending)
+
+    def _page_changed(self, changed: list[str]) -> tuple[str, str]:
+        """Static files changed: stylesheets are swapped in place, anything else reloads."""
+        styles = [self._style_url(name) for name in changed]
+        if all(styles):
+            for url in styles:
+                self.server.publish_css(str(url))
+            count = len(styles)
+            return "css", f"stylesheet{'s' * (count != 1)} swapped"
+        self.server.publish_reload(f"{changed[0]} changed")
+        return "reload", "page reload"
+
+    def _style_url(self, shown: str) -> str | None:
+        """The URL path of a stylesheet the server serves from the static folder."""
+        path = Path(shown) if Path(shown).is_absolute() else self.crate / shown
+        if path.suffix.lower() != ".css" or not path.is_relative_to(self.static_dir):
+            return None
+        return "/" + path.relative_to(self.static_dir).as_posix()
 
     async def _burst_end(self) -> None:
         """Wait until the saves stop for BURST_QUIET_S (at most BURST_MAX_S): one rebuild then

@@ -8,7 +8,8 @@ import pytest
 @pytest.mark.parametrize("module", ["rust_hmr", "rust_hmr.wasm", "rust_hmr.host", "rust_hmr.cache",
                                     "rust_hmr.link", "rust_hmr.prepare", "rust_hmr.shim",
                                     "rust_hmr.server", "rust_hmr.server.protocol",
-                                    "rust_hmr.runtime", "rust_hmr.dwarf"])
+                                    "rust_hmr.runtime", "rust_hmr.dwarf", "rust_hmr.backtrace",
+                                    "rust_hmr.dwarf.lines"])
 def test_all_is_sorted_and_importable(module: str) -> None:
     mod = importlib.import_module(module)
     names = mod.__all__

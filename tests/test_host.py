@@ -273,11 +273,11 @@ def test_invalid_module_is_a_host_error() -> None:
 
 PATCH = """
 (module
-  (import "env" "__linear_memory" (memory 0))
-  (import "env" "__indirect_function_table" (table 0 funcref))
-  (import "env" "__stack_pointer" (global $sp (mut i32)))
-  (import "env" "get" (func $get (result i32)))
-  (import "env" "add" (func $add (param i32) (result i32)))
+  (import "rust-hmr:main" "memory" (memory 0))
+  (import "rust-hmr:main" "__indirect_function_table" (table 0 funcref))
+  (import "rust-hmr:main" "__stack_pointer" (global $sp (mut i32)))
+  (import "rust-hmr:main" "get" (func $get (result i32)))
+  (import "rust-hmr:main" "add" (func $add (param i32) (result i32)))
   (import "env" "spare_slot" (global $slot i32))
   (func (export "peek") (result i32) (call $get))
   (func (export "add_twice") (param i32) (result i32)
@@ -333,10 +333,13 @@ def test_instantiate_errors_name_the_import(counter_debug_wasm: Path) -> None:
     host = Host(counter_debug_wasm)
     with pytest.raises(UnresolvedImportError, match=r"env\.no_such_function"):
         host.instantiate(wasmtime.wat2wasm('(module (import "env" "no_such_function" (func)))'))
-    with pytest.raises(HostError, match=r"env\.get wants a global .* resolves to a func"):
-        host.instantiate(wasmtime.wat2wasm('(module (import "env" "get" (global i32)))'))
+    with pytest.raises(HostError, match=r"rust-hmr:main\.get wants a global .* resolves to a func"):
+        host.instantiate(wasmtime.wat2wasm('(module (import "rust-hmr:main" "get" (global i32)))'))
     with pytest.raises(HostError, match="cannot instantiate"):  # wrong signature
-        host.instantiate(wasmtime.wat2wasm('(module (import "env" "get" (func (param i64))))'))
+        host.instantiate(wasmtime.wat2wasm(
+            '(module (import "rust-hmr:main" "get" (func (param i64))))'))
+    with pytest.raises(UnresolvedImportError, match=r"env\.get"):  # not an app import
+        host.instantiate(wasmtime.wat2wasm('(module (import "env" "get" (func (result i32))))'))
     other_engine = wasmtime.Module(wasmtime.Engine(), "(module)")
     with pytest.raises(HostError, match="cannot instantiate"):
         host.instantiate(other_engine)

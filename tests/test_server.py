@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ MESSAGES = [
     protocol.PatchReady(1, "/x.wasm", 0),
     protocol.FullReload("static counter::COUNT changed size from 4 to 8 bytes"),
     protocol.Error("error[E0308]: mismatched types at src/lib.rs:3:5", "error[E0308]: ...\n"),
+    protocol.StyleChanged("/css/site.css", 4),
     protocol.Ok(),
 ]
 
@@ -65,7 +67,8 @@ def test_messages_round_trip(message: protocol.Message) -> None:
 def test_message_types_are_kebab_case_and_cover_the_runtime() -> None:
     runtime = (RUNTIME_DIR / "hmr.js").read_text()
     types = {m.type for m in MESSAGES}
-    assert types == {"hello", "patch", "full-reload", "error", "ok"}
+    assert types == set(protocol._BY_TYPE)  # the examples cover every type the protocol has
+    assert set(protocol._BY_TYPE.values()) == set(typing.get_args(protocol.Message))
     for kind in types:
         assert f'case "{kind}":' in runtime, kind  # the runtime's switch handles every type
     assert "default:\n      throw new Error" in runtime
@@ -298,7 +301,8 @@ def test_page_module_and_patches_are_served(served: dict[str, Path]) -> None:
                 page = await response.text()
                 assert response.headers["Cache-Control"] == "no-store"
             config = json.loads(page.split('id="rust-hmr-config">')[1].split("</script>")[0])
-            assert config == {"build": build, "module": f"/_hmr/{build}/counter.wasm",
+            assert config == {"crate": "counter", "build": build,
+                              "module": f"/_hmr/{build}/counter.wasm",
                               "patches": [json.loads(protocol.encode(
                                   server.state.patch_message(server.state.patches[0])))],
                               "socket": "/_hmr"}
@@ -550,3 +554,24 @@ def test_a_burst_of_saves_is_one_rebuild_after_the_first(tmp_path: Path) -> None
     asyncio.run(main())
     assert project.calls == 2 and not project.overlapped
     assert [r.outcome for r in loop.reports] == ["patch", "patch"]
+
+
+def test_the_static_route_never_serves_the_builds_outputs(tmp_path: Path) -> None:
+    """static-dir = ".": the crate's files are static, but not target/ or dist/."""
+    crate = tmp_path / "crate"
+    for name in ("site.css", "target/rust-hmr/app.wasm", "dist/index.html"):
+        (crate / name).parent.mkdir(parents=True, exist_ok=True)
+        (crate / name).write_text(name)
+
+    async def main() -> None:
+        server = DevServer("counter", port=0, static_dir=crate,
+                           never_served=(crate / "target", crate / "dist"))
+        await server.start()
+        try:
+            assert await raw_get(server, "/site.css") == (200, b"site.css")
+            for path in ("/target/rust-hmr/app.wasm", "/dist/index.html", "/dist/../dist/"):
+                assert (await raw_get(server, path))[0] == 404, path
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

@@ -126,7 +126,7 @@ def test_the_dev_loop_patches_through_a_static_link_and_ignores_its_outputs(
             label.read_text().replace("nothing yet", "no clicks")), 1)
         assert report.outcome == "patch", report
         report = step(lambda: (static / "site.css").write_text("body { color: red }\n"), 2)
-        assert (report.outcome, report.changed) == ("reload", ("static/site.css",))
+        assert (report.outcome, report.changed) == ("css", ("static/site.css",))
         (crate / "dist").mkdir()
         (crate / "dist" / "counter.wasm").write_bytes(b"\0asm")  # a bundle during dev
         report = step(lambda: (static / "a.css").write_text("p {}\n"), 3)
@@ -134,3 +134,20 @@ def test_the_dev_loop_patches_through_a_static_link_and_ignores_its_outputs(
     finally:
         runner.run_until_complete(loop.close())
         runner.close()
+
+
+def test_the_bundle_never_takes_the_builds_outputs_as_static_files(crate: Path) -> None:
+    from rust_hmr.rules.bundle import static_files
+    from rust_hmr.rules.crate import Crate
+    from rust_hmr.settings import Settings
+
+    (crate / "target" / "rust-hmr").mkdir(parents=True)
+    (crate / "target" / "rust-hmr" / "big.o").write_text("x")
+    (crate / ".git").mkdir()
+    (crate / ".git" / "HEAD").write_text("x")
+    assert static_files(Crate(crate, Settings())) == {"site.css": crate / "static" / "site.css"}
+    (crate / "static" / "up").symlink_to(crate)  # a loop: walked once
+    whole = static_files(Crate(crate, Settings(static_dir=".")))
+    assert "static/site.css" in whole and "README.md" in whole
+    assert not any(name.startswith(("target/", "dist/", ".git/")) for name in whole), whole
+    assert not any(name.startswith("static/up/") for name in whole), whole

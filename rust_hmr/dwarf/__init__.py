@@ -10,7 +10,9 @@ the user's terms, which types the edit laid out differently.
 `read_debug_info_cached` keeps the result as msgpack by the object's blake3.
 
 Modules: `_sections` (the `.debug_*` custom sections as pyelftools' DWARFInfo), `_reader`
-(the DIE walk), `_records`, `_layout` (comparing layouts), `_cache`, `_errors`.
+(the DIE walk), `_records`, `_layout` (comparing layouts), `_cache`, `_errors`; and, for
+traps' backtraces, `lines` (`LineTable`: code offset -> file:line, decoded lazily) and
+`_units` (each compile unit's code ranges, read without pyelftools).
 
 Exceptions:
 

@@ -11,6 +11,8 @@ from typing import Any, Protocol, TypeAlias
 
 import wasmtime
 
+from rust_hmr.backtrace import Frame, RawFrame, Symbolicator, format_frames, panic_message
+from rust_hmr.backtrace import patch_of_module_name as _patch_of
 from rust_hmr.host._imports import (
     Exports,
     Extern,
@@ -25,6 +27,7 @@ from rust_hmr.host._imports import (
 )
 from rust_hmr.host._module_cache import CompiledModule, default_cache_dir, engine, load_module
 
+AFTER_PATCH = "rust_hmr_after_patch"  # the app's export run after each patch
 LOG_TYPE = "(func (param i32 i32))"
 DOM_SET_TEXT_TYPE = "(func (param i32 i32 i32 i32))"
 _LOGGED_IN_TRAP = 5  # log lines a HostTrap quotes: a Rust panic's message arrives as one
@@ -44,9 +47,11 @@ ModuleSource: TypeAlias = "str | os.PathLike[str] | bytes | HasModulePath"
 class HostTrap(HostError):
     """Wasm code trapped (a Rust panic, an out-of-bounds access, `unreachable`...).
 
-    The message gives the reason first, then the lines the module logged during the failing call
-    (`logs`: with a panic hook that logs, the panic message is among them), then wasmtime's wasm
-    backtrace (`backtrace`).
+    The message gives the reason first, then the panic message if the app's panic hook logged
+    one (`panic`), the lines the module logged during the failing call (`logs`), then the
+    backtrace: `frames` (`rust_hmr.backtrace.Frame`: demangled name, file:line from DWARF,
+    whether it is the app's own code, main module or patch) and `backtrace`, the same as text.
+    Without the debug info, `backtrace` is wasmtime's own (`wasm_backtrace`).
 
     The instance stays usable, but its memory is as the trap left it: no destructor ran, so a
     `RefCell` borrowed or a lock taken at the time stays taken. The host puts `__stack_pointer`
@@ -54,22 +59,33 @@ class HostTrap(HostError):
     """
 
     def __init__(
-        self, what: str, message: str, code: wasmtime.TrapCode | None, logs: list[str]
+        self, what: str, message: str, code: wasmtime.TrapCode | None, logs: list[str],
+        frames: list[Frame] | None = None,
     ) -> None:
         backtrace, _, cause = message.partition("\nCaused by:\n")
         reason = cause.strip() or backtrace.strip()
-        self.backtrace = backtrace.strip() if cause else ""
+        self.wasm_backtrace = backtrace.strip() if cause else ""
+        self.frames: list[Frame] = frames or []
+        self.backtrace = format_frames(self.frames) if self.frames else self.wasm_backtrace
+        self.panic = panic_message(logs)
         text = f"{what} trapped: {reason}"
+        if self.panic:
+            text += f"\n{self.panic}"
         if logs:
             quoted = "\n".join(f"    {line}" for line in logs[-_LOGGED_IN_TRAP:])
             text += f"\nlogged during the call:\n{quoted}"
         if self.backtrace:
-            text += f"\n{self.backtrace}"
+            text += f"\nbacktrace:\n{self.backtrace}" if self.frames else f"\n{self.backtrace}"
         super().__init__(text)
         self.what = what
         self.reason = reason
         self.trap_code = code
         self.logs = logs
+
+    @property
+    def app_frame(self) -> Frame | None:
+        """The innermost frame of the app's own code: where it panicked."""
+        return next((frame for frame in self.frames if frame.app), None)
 
 
 @dataclass(eq=False)
@@ -112,7 +128,9 @@ class ModuleInstance:
             if not isinstance(err, wasmtime.Trap | wasmtime.WasmtimeError):
                 raise
             code = err.trap_code if isinstance(err, wasmtime.Trap) else None
-            raise HostTrap(f"{name}()", str(err), code, self.host.logs[mark:]) from err
+            frames = self.host.symbolicate(err) if isinstance(err, wasmtime.Trap) else []
+            raise HostTrap(f"{name}()", str(err), code, self.host.logs[mark:],
+                           frames) from err
 
 
 class Host:
@@ -180,6 +198,10 @@ class Host:
         )
         self.instances: list[ModuleInstance] = [self.main]
         self.applied: list[int] = []  # ids of the patches applied, in order
+        self._wasm = wasm  # for the backtraces of traps; read on the first one
+        self._linked: list[bytes] = []  # modules instantiated since, patches among them
+        self._symbolicator: Symbolicator | None = None
+        self.symbolicate_seconds: list[float] = []  # per trap: the time its frames took
         self.start_seconds = time.perf_counter() - start  # compile or cache load, + instantiate
 
     def __repr__(self) -> str:
@@ -238,11 +260,12 @@ class Host:
     ) -> ModuleInstance:
         """Instantiates `module` in this host's Store, linked against the main instance.
 
-        Imports from `env` (or from a module name the main module imports from) resolve by name:
-        a memory import to the host's memory (`env.__linear_memory`), a table import to its
-        table (`env.__indirect_function_table`), anything else to the main instance's export of
-        that name (`__stack_pointer`, functions by mangled name, data-address globals), then to
-        what the host gave the main module's own imports (`env.log`). `extra_imports` come first.
+        Imports from module `rust-hmr:main` resolve against the main instance: a memory import
+        to the host's memory, a table import to its table, anything else to the main instance's
+        export of that name (`__stack_pointer`, functions by mangled name, data-address
+        globals). Imports from any other module are the app's own (`env.log`, say): they get
+        what the main module was given for the same module and name. `extra_imports` come
+        first.
         Active data and element segments write into the shared memory and table, so
         instantiating a patch applies it. A `wasmtime.Module` must come from `host.engine`.
         """
@@ -250,6 +273,7 @@ class Host:
             compiled = module
         else:
             compiled = _compile(bytes(module), None, label).module
+            self._linked.append(bytes(module))
         extra = extra_imports or {}
 
         def resolve(mod: str, name: str, ty: ExternType) -> ImportValue | None:
@@ -263,8 +287,10 @@ class Host:
 
     def apply(self, patch: object) -> ModuleInstance | None:
         """Apply a `rust_hmr.Patch`: instantiating it writes its new functions into their
-        trampoline slots and its new data into the reserved pages. An empty patch (nothing
-        changed) does nothing. Patches must be applied in the order they were made."""
+        trampoline slots and its new data into the reserved pages; then the app's
+        `rust_hmr_after_patch` export runs, if it has one (a trap there raises HostTrap with the
+        patch applied). An empty patch (nothing changed) does nothing. Patches must be applied
+        in the order they were made."""
         from rust_hmr.link.records import Patch
 
         if not isinstance(patch, Patch):
@@ -276,7 +302,27 @@ class Host:
             return None
         linked = self.instantiate(patch.module, label=f"patch {patch.id}")
         self.applied.append(patch.id)
+        if isinstance(self.exports.get(AFTER_PATCH), wasmtime.Func):
+            self.call(AFTER_PATCH)  # its newest version: the export is the trampoline
         return linked
+
+    def symbolicate(self, trap: wasmtime.Trap) -> list[Frame]:
+        """A trap's frames with demangled names and file:line (empty when they can't be read:
+        the trap itself matters more than its backtrace)."""
+        start = time.perf_counter()
+        try:
+            if self._symbolicator is None:
+                self._symbolicator = Symbolicator(self._wasm)
+            for data in self._linked:  # patches applied since the last trap
+                self._symbolicator.add_module(data)
+            self._linked = []
+            raw = [RawFrame(_patch_of(f.module_name), f.func_index, f.module_offset,
+                            f.func_name) for f in trap.frames or []]
+            return self._symbolicator.frames(raw)
+        except Exception:  # a bug here must not hide the trap itself
+            return []
+        finally:
+            self.symbolicate_seconds.append(time.perf_counter() - start)
 
     # Internals
 
@@ -306,14 +352,16 @@ class Host:
         return None
 
     def _resolve_linked(self, module: str, name: str, ty: ExternType) -> ImportValue | None:
-        if module != "env" and module not in self.import_modules:
-            return None
-        if isinstance(ty, wasmtime.MemoryType):
-            return self.memory
-        if isinstance(ty, wasmtime.TableType):
-            return self.table
-        if name in self.main.exports:
-            return self.main.exports[name]
+        """A patch's import: from the main instance (module `rust-hmr:main`, by export name;
+        the memory and the table by kind), else what the main module was given itself."""
+        from rust_hmr.link.linker import MODULE as MAIN
+
+        if module == MAIN:
+            if isinstance(ty, wasmtime.MemoryType):
+                return self.memory
+            if isinstance(ty, wasmtime.TableType):
+                return self.table
+            return self.main.exports.get(name)
         if (module, name) in self._provided:
             return self._provided[(module, name)]
         return self._imports.get(module, {}).get(name)

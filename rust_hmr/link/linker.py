@@ -9,6 +9,7 @@ the patch defines is written into its trampoline slot by an active element segme
 instantiating the patch applies it.
 """
 
+import json
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,20 +22,36 @@ from rust_hmr.link.records import PatchRefused
 from rust_hmr.prepare.symbol_map import FunctionInfo, SymbolMap
 from rust_hmr.prepare.trampolines import trampoline_body
 from rust_hmr.wasm.demangle import demangle_or_raw
-from rust_hmr.wasm.module import WasmFile
+from rust_hmr.wasm.module import Section, SectionId, WasmFile
 from rust_hmr.wasm.sections.code import FunctionBody
 from rust_hmr.wasm.sections.common import ConstExpr, Limits, TableType, ValType
 from rust_hmr.wasm.sections.data import DataSegment
 from rust_hmr.wasm.sections.elements import ElementSegment
 from rust_hmr.wasm.sections.imports import ExternKind, Import
 from rust_hmr.wasm.sections.linking import Symbol, SymbolKind
+from rust_hmr.wasm.sections.name import NameKind, NameSection
 from rust_hmr.wasm.sections.reloc import Relocation, RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
-MODULE = "env"
+# The import module a patch names for what the running main instance gives it (its memory,
+# table, `__stack_pointer`, data globals and functions, by export name). The app's own imports
+# (`env.log`, wasm-bindgen's) keep their module: a main export and an app import may share a
+# field name (libm's `log`, exported, and the page's `env.log`), so one module can't hold both.
+MODULE = "rust-hmr:main"
 _CALL = 0x10  # the `call` opcode: a FUNCTION_INDEX_LEB site right after it is a call
 MEMORY_IMPORT = "memory"
 TABLE_IMPORT = "__indirect_function_table"
+PATCH_MODULE_NAME = "rust-hmr-patch-{id}"  # the name section's module name: traps tell patches
+TRAMPOLINE_NAME = "hmr_trampoline"         # apart by it (wasmtime's frames, a browser's URLs)
+OBJECTS_SECTION = "rust-hmr.objects"
+
+
+def with_objects(module: bytes, paths: list[str]) -> bytes:
+    """`module` with a custom section naming the objects it was linked from, in link order
+    (a JSON list of paths): a trap's backtrace reads their DWARF for its file:line."""
+    out = bytearray(module)
+    Section(SectionId.CUSTOM, OBJECTS_SECTION, json.dumps(paths).encode()).write(out)
+    return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -412,4 +429,19 @@ class PatchLinker:
         wasm.set("code", bodies)
         if segments:
             wasm.set("data", segments)
+        wasm.set("name", self._names())
         return wasm.to_bytes()
+
+    def _names(self) -> NameSection:
+        """The module's name (with the patch's id) and each function's mangled name, as a
+        main module has them: backtraces name the patch's code."""
+        functions: dict[int, str] = {}
+        for o, view in enumerate(self.views):
+            for sym in view.linking.symbols:
+                if sym.kind is SymbolKind.FUNCTION and sym.defined and sym.name:
+                    functions.setdefault(self.function_index[(o, sym.index or 0)], sym.name)
+        first = len(self.imported) + self.defined_count
+        functions.update((first + k, TRAMPOLINE_NAME) for k in range(len(self.trampoline_bodies)))
+        module = PATCH_MODULE_NAME.format(id=self.ledger.patches + 1)
+        return NameSection({NameKind.MODULE: module,
+                            NameKind.FUNCTION: dict(sorted(functions.items()))})

@@ -8,6 +8,7 @@ files whose bytes differ are written.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,29 @@ VERSION = 1
 
 
 def static_files(crate: Crate) -> dict[str, Path]:
-    """The crate's assets by their path under the static directory."""
+    """The crate's assets by their path under the static directory: never a hidden file or
+    folder, nor the build's own outputs (the target and dist folders), wherever the static
+    directory is (`static-dir = "."` included)."""
     root = crate.static_dir
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
+    outputs = {(crate.dir / "target").resolve(), crate.dist_dir.resolve()}
+    found = {}
+    seen = {root.resolve()}  # a link back up (static/up -> ..) is walked once
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        here = Path(folder)
+        kept = []
+        for name in sorted(dirs):
+            real = (here / name).resolve()
+            if not name.startswith(".") and real not in outputs and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            path = here / name
+            if not name.startswith(".") and path.is_file():
+                found[path.relative_to(root).as_posix()] = path
+    return dict(sorted(found.items()))
 
 
 def task(crate: Crate) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The browser runtime: hand-written JavaScript that the dev server serves as it is.
 
     hmr.js      loads the app's main module, applies patches in order, reconnects, reloads
-    overlay.js  the compile-error overlay
+    overlay.js  the compile-error overlay, and the trap view
+    traps.js    catches the app's traps and has the dev server symbolicate them
 
 No build step and no framework: the files are ES modules any current browser runs.
 """
@@ -11,9 +12,11 @@ from pathlib import Path
 __all__ = ["DEFAULT_PAGE", "RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent
-RUNTIME_FILES = ("hmr.js", "overlay.js")
+RUNTIME_FILES = ("hmr.js", "overlay.js", "traps.js")
 
-# The page for a crate without one: the dev server and the bundle both start from it.
+# The page for a crate without one: the dev server and the bundle both start from it. The app
+# writes into `app` (`env.dom_set_text`); its `start` export runs once it has loaded, and its
+# `rust_hmr_after_patch` export after each hot patch, so no page script is needed.
 DEFAULT_PAGE = """\
 <!doctype html>
 <html lang="en">

@@ -9,17 +9,23 @@
 // exports), an `app-ready` event (detail: the exports) once the app runs, the app's `start`
 // export called first if it has one, and its own imports taken from `globalThis.wasmImports`
 // (set before this script runs). After each patch it gets a `rust-hmr:patched` event (detail:
-// {id, functions, ms}): the moment to render again with the new code.
+// {id, functions, ms}): the moment to render again with the new code; the app's own export
+// `rust_hmr_after_patch`, if it has one, runs just before it. `rust-hmr:before-patch` (detail:
+// {id, functions}) comes before a patch is applied, `rust-hmr:css` (detail: {path}) after a
+// stylesheet was swapped in place.
 //
 // Imports the runtime gives the app, in module `env` (the page's own take precedence):
 //   log(ptr, len)                          console.log of UTF-8 text in the app's memory
 //   dom_set_text(id_ptr, id_len, ptr, len) textContent of the element with that id
-import { clearOverlay, showOverlay } from "./overlay.js";
+import { clearBuilding, clearOverlay, showBuilding, showOverlay } from "./overlay.js";
+import { guardExports, noteLog, watchTraps } from "./traps.js";
 
 const config = JSON.parse(document.getElementById("rust-hmr-config").textContent);
+watchTraps(config); // a trap shows in the overlay, its Rust backtrace symbolicated
 const given = globalThis.wasmImports ?? {};
 const decoder = new TextDecoder();
 const RELOAD_KEY = "rust-hmr:reload";
+const AFTER_PATCH = "rust_hmr_after_patch"; // the app's export run after each patch
 const MAX_BACKOFF_MS = 5000;
 
 // What the page and the tests can read: the build, the last patch applied, each patch's timing.
@@ -32,6 +38,7 @@ const hmr = (globalThis.__hmr = {
 let main = null; // the main module's instance
 let updates = Promise.resolve(); // patches are applied one after another, in order
 let reloading = false;
+let appStarted = false; // the app's start ran: patches from now on are live ones
 let retries = 0;
 
 function memory() {
@@ -44,7 +51,9 @@ function text(ptr, len) {
 
 const env = {
   log(ptr, len) {
-    console.log(text(ptr, len));
+    const line = text(ptr, len);
+    noteLog(line); // a panic hook's message, should a trap follow
+    console.log(line);
   },
   dom_set_text(idPtr, idLen, ptr, len) {
     const id = text(idPtr, idLen);
@@ -83,17 +92,21 @@ async function instantiateMain(url) {
 
 class StaleBuild extends Error {}
 
-// A patch imports the main module's memory, table and __stack_pointer, and every function it
-// calls but does not define by its mangled name: exports of the main instance, or (a function
-// the app imports itself, such as env.log) what the main module was given.
+// A patch imports from module "rust-hmr:main" what the main instance has: its memory, its table
+// and, by export name, __stack_pointer, data globals and every function it calls but does not
+// define (mangled names). Its other imports are the app's own (env.log, say): they get what the
+// main module was given. A main export and an app import may share a name (libm's `log`).
+const MAIN_MODULE = "rust-hmr:main";
+
 function patchImports(module, id) {
   const exports = main.exports;
   const imports = {};
   for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
     let value;
-    if (kind === "memory") value = memory();
+    if (from !== MAIN_MODULE) value = provided[from]?.[name];
+    else if (kind === "memory") value = memory();
     else if (kind === "table") value = exports.__indirect_function_table;
-    else value = exports[name] ?? (kind === "function" ? provided[from]?.[name] : undefined);
+    else value = exports[name];
     if (value === undefined) {
       throw new Error(`patch ${id} imports ${from}.${name} (${kind}), which the app lacks`);
     }
@@ -110,12 +123,30 @@ async function applyPatch({ id, url, functions }) {
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   // Asynchronous compile and instantiate: browsers refuse synchronous ones above 4 KB.
   const module = await WebAssembly.compile(await response.arrayBuffer());
+  if (appStarted) {
+    dispatchEvent(new CustomEvent("rust-hmr:before-patch", { detail: { id, functions } }));
+  }
   await WebAssembly.instantiate(module, patchImports(module, id));
   const ms = performance.now() - start;
   hmr.patch = id;
   hmr.applied.push({ id, functions: functions.length, ms, at: Date.now() });
-  console.log(`[hmr] patched ${functions.length} functions in ${ms.toFixed(1)} ms`);
+  const count = `${functions.length} function${functions.length === 1 ? "" : "s"}`;
+  console.log(`[hmr] patched ${count} in ${ms.toFixed(1)} ms`);
+  if (!appStarted) return; // a page that loads takes the patches made so far before it starts
+  afterPatch();
   dispatchEvent(new CustomEvent("rust-hmr:patched", { detail: { id, functions, ms } }));
+}
+
+// The app's own after-patch hook, if it exports one: its export is the trampoline, so the
+// call runs the newest version, the one the patch just brought.
+function afterPatch() {
+  const hook = globalThis.app[AFTER_PATCH]; // guarded: a trap in it shows in the trap view
+  if (typeof hook !== "function") return;
+  try {
+    hook();
+  } catch (error) {
+    if (!(error instanceof WebAssembly.RuntimeError)) throw error; // the patch is in: no reload
+  }
 }
 
 function queuePatch(patch) {
@@ -125,6 +156,29 @@ function queuePatch(patch) {
     reload(`patch ${patch.id} could not be applied (${error.message})`);
   });
   return updates;
+}
+
+// A changed stylesheet replaces the page's <link> to it: the new one loads under a new URL,
+// then the old one goes, so the page never shows unstyled. A stylesheet the page does not
+// link itself (an @import, say) reloads the page.
+function swapStylesheet({ path, version }) {
+  const links = [...document.querySelectorAll('link[rel~="stylesheet"]')]
+    .filter((link) => new URL(link.href, location.href).pathname === path);
+  if (links.length === 0) {
+    reload(`${path} changed`);
+    return;
+  }
+  for (const old of links) {
+    const fresh = old.cloneNode();
+    const url = new URL(old.href, location.href);
+    url.searchParams.set("v", String(version));
+    fresh.href = url.pathname + url.search;
+    fresh.addEventListener("load", () => old.remove(), { once: true });
+    fresh.addEventListener("error", () => reload(`${path} failed to load`), { once: true });
+    old.after(fresh);
+  }
+  console.log(`[hmr] swapped stylesheet ${path}`);
+  dispatchEvent(new CustomEvent("rust-hmr:css", { detail: { path } }));
 }
 
 function reload(reason) {
@@ -138,7 +192,7 @@ function reload(reason) {
 function handle(message) {
   switch (message.type) {
     case "hello":
-      if (retries > 0) console.log("[hmr] reconnected");
+      console.log(retries > 0 ? "[hmr] reconnected" : "[hmr] connected");
       retries = 0;
       break;
     case "patch":
@@ -149,7 +203,11 @@ function handle(message) {
       break;
     case "error":
       console.error(`[hmr] build failed: ${message.message}\n${message.diagnostics}`);
-      showOverlay(message.message, message.diagnostics);
+      clearBuilding();
+      showOverlay(message.message, message.diagnostics, main !== null);
+      break;
+    case "css":
+      swapStylesheet(message);
       break;
     case "ok":
       clearOverlay();
@@ -188,11 +246,14 @@ async function start() {
       reload("the app was rebuilt while the page loaded");
       return;
     }
-    globalThis.app = main.exports;
+    globalThis.app = guardExports(main.exports); // each call reports a trap
     for (const patch of config.patches) await queuePatch(patch);
     if (reloading) return;
-    if (typeof main.exports.start === "function") main.exports.start();
+    if (typeof main.exports.start === "function") globalThis.app.start();
+    appStarted = true;
     dispatchEvent(new CustomEvent("app-ready", { detail: main.exports }));
+  } else {
+    showBuilding(config.crate ?? "the app");
   }
   connect();
 }

@@ -3,6 +3,7 @@
     DevServer          HTTP + the `/_hmr` WebSocket on 127.0.0.1 (aiohttp), one asyncio process
     DevState           the current build, its patches, the last error; what a late page missed
     protocol           the wire format (`hello`, `patch`, `full-reload`, `error`, `ok`)
+    TrapDesk           symbolicates the traps pages report (`POST /_hmr/trap`; `_traps`)
 
 Exceptions:
 

@@ -1,6 +1,6 @@
 """The dev server: one asyncio process, HTTP and the `/_hmr` WebSocket, built on aiohttp.
 
-Routes (GET and HEAD; nothing else is served):
+Routes (GET and HEAD, and one POST; nothing else is served):
 
     /  and  /index.html              the page: the crate's template with the runtime put in
     /_hmr                            the WebSocket; only from the server's own origin
@@ -8,6 +8,8 @@ Routes (GET and HEAD; nothing else is served):
     /_hmr/<build>/<crate>.wasm       the prepared main module of build <build>
     /_hmr/<build>/patches/<n>.wasm   patch <n> of that build
     /<path>                          a file of the crate's static directory
+
+    POST /_hmr/trap                  a page's trap: its backtrace symbolicated (`_traps`)
 
 A path that tries to leave its directory gets 403, any other unknown path 404. A request whose
 Host header is a domain name other than `localhost` (or the one the server was started on)
@@ -38,6 +40,7 @@ from rust_hmr.server._files import OutsideRoot, read_template, render_page, reso
 from rust_hmr.server._log import HTTP_LOGGER, LOGGER
 from rust_hmr.server._spool import Spool
 from rust_hmr.server._state import BUILD_ID_DIGITS, DevState, PageState
+from rust_hmr.server._traps import BuildSnapshot, TrapDesk
 from rust_hmr.server._websocket import PageSocket
 
 SOCKET_PATH = "/_hmr"
@@ -48,6 +51,7 @@ _TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/j
           ".html": "text/html", ".css": "text/css", ".json": "application/json",
           ".svg": "image/svg+xml"}
 
+TRAP_BODY_LIMIT = 256 * 1024  # a trap report: a stack trace and a few log lines
 PAGE_FRAME_LIMIT = 64 * 1024  # pages send nothing; a bigger message closes the socket (1009)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,15 +87,21 @@ class DevServer:
         static_dir: Path | None = None,
         page_templates: Sequence[Path] = (),
         allowed_hosts: Iterable[str] = (),
+        never_served: Iterable[Path] = (),
     ) -> None:
         self.state = DevState(crate)
+        # folders the static route never serves from, wherever the static folder is: the
+        # build's own outputs (static-dir = "." holds target/ too)
+        self.never_served = tuple(p.resolve() for p in never_served)
         self.host = host
         self.requested_port = port
         self.static_dir = static_dir
         self.page_templates = tuple(page_templates)
         self.allowed_hosts = {h.lower() for h in (*allowed_hosts, host)}
         self._pages: set[_Page] = set()
+        self._css_version = 0  # stylesheet swaps so far: each new URL differs
         self._spool = Spool()
+        self.traps = TrapDesk()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -103,6 +113,7 @@ class DevServer:
         app.router.add_get("/index.html", self._index)
         app.router.add_get(SOCKET_PATH, self._socket)
         app.router.add_get(SOCKET_PATH + "/runtime/{name}", self._runtime)
+        app.router.add_post(SOCKET_PATH + "/trap", self._trap)
         app.router.add_get(SOCKET_PATH + f"/{_BUILD}/patches/{{id:[0-9]{{1,9}}}}.wasm",
                            self._patch)
         app.router.add_get(SOCKET_PATH + f"/{_BUILD}/{{name}}", self._module)
@@ -167,6 +178,11 @@ class DevServer:
     def publish_ok(self) -> None:
         self._send(self.state.publish_ok())
 
+    def publish_css(self, url_path: str) -> None:
+        """A stylesheet changed: pages swap it in place, their state kept."""
+        self._css_version += 1
+        self._send([protocol.StyleChanged(url_path, self._css_version)])
+
     def publish_reload(self, reason: str) -> None:
         """The page itself changed (a template or a static file): pages reload."""
         self._send([protocol.FullReload(reason)])
@@ -208,6 +224,7 @@ class DevServer:
         state = self.state
         template = read_template(self.page_templates, state.crate)
         config = {
+            "crate": state.crate,
             "build": state.build,
             "module": state.module_url() if state.build else None,
             "patches": [asdict(state.patch_message(p)) for p in state.patches],
@@ -244,6 +261,28 @@ class DevServer:
                 await writer
         return socket
 
+    async def _trap(self, request: web.Request) -> web.Response:
+        """A page's trap: its backtrace in Rust terms, also written to the terminal."""
+        origin = request.headers.get("Origin")
+        if origin is None or origin.lower() != f"{request.scheme}://{request.host}".lower():
+            raise web.HTTPForbidden(text="trap reports come from the server's own pages\n")
+        body = await request.content.read(TRAP_BODY_LIMIT + 1)
+        try:
+            if len(body) > TRAP_BODY_LIMIT:
+                raise protocol.ProtocolError("a trap report too long")
+            report = protocol.decode_trap(body)
+        except protocol.ProtocolError as err:
+            raise web.HTTPBadRequest(text=f"{err}\n") from None
+        state = self.state
+        snapshot = BuildSnapshot(state.build, state.module,
+                                 [(p.id, p.module) for p in state.patches])
+        answer = await asyncio.to_thread(self.traps.answer, report, snapshot)
+        took = f" (symbolicated in {self.traps.seconds[-1] * 1000:.0f} ms)" \
+            if answer.frames else ""
+        LOGGER.warning("a page trapped%s: %s", took, answer.text)
+        return web.Response(text=protocol.encode_answer(answer),
+                            content_type="application/json", headers=_NO_STORE)
+
     async def _write(self, page: _Page) -> None:
         while True:
             message = await page.outbox.get()
@@ -279,13 +318,20 @@ class DevServer:
     async def _static(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         try:
-            if self.static_dir is None:
+            if self.static_dir is None or self._never_served(path):
                 raise web.HTTPNotFound()
             return self._file(self.static_dir, path, _NO_STORE)
         except web.HTTPNotFound:
             if path == "favicon.ico":  # browsers ask for one; say "none" without an error
                 return web.Response(status=204, headers=_NO_STORE)
             raise
+
+    def _never_served(self, url_path: str) -> bool:
+        assert self.static_dir is not None
+        if not self.never_served or "\0" in url_path:  # a NUL: resolve_inside refuses it
+            return False
+        real = (self.static_dir / url_path.lstrip("/")).resolve()
+        return any(real.is_relative_to(folder) for folder in self.never_served)
 
     def _file(self, root: Path, url_path: str, headers: dict[str, str]) -> web.FileResponse:
         try:

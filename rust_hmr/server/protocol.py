@@ -9,6 +9,12 @@
 A page connects to `/_hmr?build=<build id>&patch=<last patch applied>` and sends nothing else;
 the server answers with what it missed (`catch_up` in the server state). The runtime in
 `rust_hmr/runtime/hmr.js` is the other side: it dispatches on the same `type` values.
+
+When the app traps, the page POSTs a `TrapReport` to `/_hmr/trap` (JSON, from its own origin)
+and gets a `TrapAnswer`: the backtrace symbolicated (`rust_hmr/runtime/traps.js`).
+
+    TrapReport   {build, message, stack, logs, where}   the RuntimeError and what was logged
+    TrapAnswer   {title, panic, frames, text, note}     frames: `rust_hmr.backtrace.Frame`s
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeAlias, assert_never
 
 __all__ = ["Error", "FullReload", "Hello", "Message", "Ok", "PatchReady", "ProtocolError",
-           "decode", "describe", "encode"]
+           "TrapAnswer", "TrapReport", "decode", "decode_trap", "describe", "encode",
+           "encode_answer"]
 
 
 class ProtocolError(ValueError):
@@ -63,19 +70,30 @@ class Error:
 
 
 @dataclass(frozen=True)
+class StyleChanged:
+    """A stylesheet of the static folder changed: the page swaps it in place (`path` is its
+    URL path; `version` makes the new URL differ from every earlier one)."""
+
+    path: str
+    version: int
+    type: Literal["css"] = field(default="css", init=False)
+
+
+@dataclass(frozen=True)
 class Ok:
     """The last error is gone: the page hides its overlay."""
 
     type: Literal["ok"] = field(default="ok", init=False)
 
 
-Message: TypeAlias = Hello | PatchReady | FullReload | Error | Ok
+Message: TypeAlias = Hello | PatchReady | FullReload | Error | StyleChanged | Ok
 _BY_TYPE: dict[str, type[Message]] = {cls.type: cls for cls in (Hello, PatchReady, FullReload,
-                                                                Error, Ok)}
+                                                                Error, StyleChanged, Ok)}
 # What each field may hold on the wire (JSON has no tuples: a list becomes one).
 _KINDS: dict[str, tuple[type, ...]] = {
     "build": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
     "functions": (list,), "reason": (str,), "message": (str,), "diagnostics": (str,),
+    "path": (str,), "version": (int,),
 }  # fmt: skip
 
 
@@ -123,7 +141,68 @@ def describe(message: Message) -> str:
             return f"full reload: {reason}"
         case Error(message=text):
             return f"error: {text}"
+        case StyleChanged(path=path):
+            return f"stylesheet changed: {path}"
         case Ok():
             return "ok"
         case _:
             assert_never(message)
+
+
+# From a page: a trap (POST /_hmr/trap), and the server's answer.
+
+TRAP_LIMITS = {"stack": 64 * 1024, "message": 4096, "where": 256, "logs": 50, "log": 4096}
+
+
+@dataclass(frozen=True)
+class TrapReport:
+    """The app trapped in a page: `message` and `stack` of the WebAssembly.RuntimeError (the
+    engine's text, with `wasm-function[i]:0x<offset>` frames), the lines the app logged just
+    before (a panic hook's message is among them), and `where` the runtime caught it."""
+
+    build: str | None
+    message: str
+    stack: str
+    logs: tuple[str, ...] = ()
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class TrapAnswer:
+    """`title`: one line (the panic message's first line, or the trap and the function);
+    `frames`: the backtrace, each a `Frame.to_dict()`; `text`: all of it for a console;
+    `note`: why frames are missing, when they are."""
+
+    title: str
+    panic: str | None
+    frames: tuple[dict[str, Any], ...]
+    text: str
+    note: str = ""
+
+
+def decode_trap(text: str | bytes) -> TrapReport:
+    """The TrapReport a JSON text holds; anything else (or anything too long) raises
+    ProtocolError."""
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ProtocolError(f"not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    build, logs = data.get("build"), data.get("logs", [])
+    strings = {name: data.get(name, "") for name in ("message", "stack", "where")}
+    if not isinstance(build, str | None) or not all(isinstance(v, str) for v in
+                                                    strings.values()):
+        raise ProtocolError("a trap report has build, message, stack and where as strings")
+    if not isinstance(logs, list) or not all(isinstance(line, str) for line in logs):
+        raise ProtocolError("a trap report's logs are a list of strings")
+    too_long = [name for name, value in strings.items() if len(value) > TRAP_LIMITS[name]]
+    if too_long or len(logs) > TRAP_LIMITS["logs"] or any(len(line) > TRAP_LIMITS["log"]
+                                                          for line in logs):
+        raise ProtocolError(f"a trap report too long ({', '.join(too_long) or 'logs'})")
+    return TrapReport(build, strings["message"], strings["stack"], tuple(logs),
+                      strings["where"])
+
+
+def encode_answer(answer: TrapAnswer) -> str:
+    return json.dumps(asdict(answer), separators=(",", ":"))

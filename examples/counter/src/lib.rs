@@ -89,6 +89,13 @@ pub extern "C" fn on_click(button: i32) {
     render();
 }
 
+/// rust-hmr calls this after each hot patch, in its newest version (the page's runtime and the
+/// headless host alike): the page shows the new code at once, with the state it had.
+#[no_mangle]
+pub extern "C" fn rust_hmr_after_patch() {
+    render();
+}
+
 /// Writes the count and the history into the page.
 #[no_mangle]
 pub extern "C" fn render() {
