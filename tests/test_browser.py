@@ -274,6 +274,31 @@ def test_every_open_page_gets_the_patch(dev: DevServer, open_page) -> None:
     dev.wait_line(r"src/label\.rs: patch .*, 2 pages\)$", mark)
 
 
+def test_a_stylesheet_edit_is_swapped_in_place_and_keeps_the_state(dev: DevServer,
+                                                                    open_page) -> None:
+    template = dev.crate / "index.html"
+    if "style.css" not in template.read_text():  # the page links a stylesheet of static/
+        (dev.crate / "static").mkdir(exist_ok=True)
+        (dev.crate / "static" / "style.css").write_text("#count { color: rgb(0, 0, 255); }\n")
+        mark = dev.mark()
+        template.write_text(template.read_text().replace(
+            "</head>", '<link rel="stylesheet" href="/style.css">\n</head>'))
+        dev.wait_line(r"index\.html: page reload", mark)
+    page = open_page()
+    count = page.count
+    expect(count).to_have_css("color", "rgb(0, 0, 255)")
+    page.click(3)
+    expect(count).to_have_text(re.compile(r"^3 "))  # the label as the earlier tests left it
+    label = count.text_content()
+    mark = dev.mark()
+    (dev.crate / "static" / "style.css").write_text("#count { color: rgb(255, 0, 0); }\n")
+    expect(count).to_have_css("color", "rgb(255, 0, 0)", timeout=BUILD_TIMEOUT_MS)
+    dev.wait_line(r"static/style\.css: stylesheet swapped", mark)
+    assert page.marker() == "still here"  # swapped, not reloaded
+    expect(count).to_have_text(label)  # the app's state kept
+    assert any("[hmr] swapped stylesheet /style.css" in line for line in page.console)
+
+
 def test_a_change_that_cannot_be_patched_reloads_the_page(dev: DevServer, open_page) -> None:
     page = open_page()
     page.click(2)
