@@ -38,6 +38,16 @@ LABEL = re.compile(r'n => format!\("\{\} [^"]*"[^\n]*')  # the label for n > 1, 
 DEV = ("import sys; from rust_hmr.cli.cmd_dev import dev_command; "
        "dev_command(sys.argv[1:], prog_name='rust-hmr dev')")
 
+# A folder to write the docs' pictures into, taken where the tests reach each state
+# (RUST_HMR_SCREENSHOTS=docs .venv/bin/pytest tests/test_browser*.py tests/test_readme.py)
+SCREENSHOTS = os.environ.get("RUST_HMR_SCREENSHOTS")
+
+
+def screenshot(page: object, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))  # type: ignore[attr-defined]
+
+
 if not CHROMIUM:  # ./run tests installs it; a missing browser is a failure, not a skip
     raise RuntimeError("no chromium on PATH (Debian: apt-get install chromium; or set "
                        "RUST_HMR_CHROMIUM)")
@@ -245,6 +255,7 @@ def test_a_compile_error_shows_the_overlay_and_the_old_code_runs_on(dev: DevServ
     expect(overlay).to_be_visible(timeout=BUILD_TIMEOUT_MS)
     expect(page.page.locator("rust-hmr-overlay strong")).to_contain_text("error")
     expect(page.page.locator("rust-hmr-overlay pre")).to_contain_text("label.rs")
+    screenshot(page.page, "overlay-compile-error")
     dev.wait_line(r"src/label\.rs: error: .* at src/label\.rs:\d+:\d+", mark)
     page.click()  # the old code answers, with its state
     expect(page.count).to_have_text("3 clicks now")

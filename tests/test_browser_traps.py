@@ -8,14 +8,21 @@ through `env.log`, as apps do on wasm32, where a panic is only an `unreachable` 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_browser import BUILD_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DevServer, Page, expect
+from test_browser import (
+    BUILD_TIMEOUT_MS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DevServer,
+    Page,
+    expect,
+    screenshot,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -158,8 +165,7 @@ def test_a_panic_in_a_patch_names_the_patched_function(dev: DevServer, page: Pag
     expect(first).to_have_text(re.compile(
         rf"^counter::label::render at src/label\.rs:{panic_line}:\d+ \[patch \d+\]$"))
     frames = trap_frames(page)
-    if shot := os.environ.get("RUST_HMR_TRAP_SCREENSHOT"):  # for the docs
-        page.page.screenshot(path=shot)
+    screenshot(page.page, "overlay-trap")
     assert frames[1].startswith("render at src/lib.rs:"), frames  # the main module's caller
     assert "[patch" not in frames[1]
     label.write_text(source)

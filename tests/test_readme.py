@@ -93,7 +93,7 @@ def browser() -> Iterator[object]:
 @pytest.mark.slow
 def test_the_readme_crate_in_the_browser_shows_building_then_each_patch(
         hello: Path, browser: object) -> None:
-    from test_browser import BUILD_TIMEOUT_MS, DevServer, expect
+    from test_browser import BUILD_TIMEOUT_MS, DevServer, expect, screenshot
 
     server = DevServer(hello, wait_built=False)  # the page opens while the first build runs
     context = browser.new_context()  # type: ignore[attr-defined]
@@ -105,6 +105,7 @@ def test_the_readme_crate_in_the_browser_shows_building_then_each_patch(
         app = page.locator("#app")
         if not server.built():
             expect(page.locator("#rust-hmr-building")).to_contain_text("building hello")
+            screenshot(page, "building")
         expect(app).to_have_text(GREETING.format(0), timeout=BUILD_TIMEOUT_MS)
         scripts = page.evaluate("[...document.scripts].map(s => s.id || s.src)")
         assert all("rust-hmr" in s or "/_hmr/" in s for s in scripts), scripts  # none of its own
