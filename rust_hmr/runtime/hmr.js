@@ -227,9 +227,18 @@ function connect() {
   socket.onclose = () => {
     if (reloading) return;
     if (retries === 0) console.log("[hmr] lost the dev server; reconnecting");
-    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** retries++);
-    setTimeout(() => updates.then(connect), delay);
+    // Each failed try is one line the browser itself logs: start at 250 ms, back off to 5 s,
+    // and make none while the page is hidden.
+    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** retries++);
+    setTimeout(() => updates.then(whenVisible).then(connect), delay);
   };
+}
+
+function whenVisible() {
+  if (!document.hidden) return undefined;
+  return new Promise((resolve) => {
+    document.addEventListener("visibilitychange", resolve, { once: true });
+  });
 }
 
 async function start() {
