@@ -7,13 +7,19 @@ in wasmtime to learn the types (`_describe`, `descriptors`; closures found by `_
 `read_bindings` joins the two into `Bindings`. The record types are in `schema` (with
 `schema.SCHEMA_VERSION`), the type tree in `descriptors`.
 
+`generate_glue` makes the JS glue for the web target from them (`glue`): descriptions of every
+import, closure and export (`_plan`, `_abi`, `_modules`) that the runtime
+`rust_hmr/runtime/bindgen.js` builds adapters from, an entry module, and the module to serve
+(`_output`).
+
 Exceptions:
 
     BindgenError
     ├── SchemaVersionError    built with another wasm-bindgen schema (names found and supported)
     ├── SectionDecodeError    the custom section is malformed (what, and the file offset)
     ├── DescriptorError       a describe function's words are no valid type descriptor
-    └── DescribeError         a describe function could not run (trap, missing export)
+    ├── DescribeError         a describe function could not run (trap, missing export)
+    └── UnsupportedError      a feature the glue does not implement (named, with the version)
 """
 
 from rust_hmr.bindgen import descriptors, schema
@@ -32,9 +38,11 @@ from rust_hmr.bindgen._errors import (
     DescriptorError,
     SchemaVersionError,
     SectionDecodeError,
+    UnsupportedError,
 )
 from rust_hmr.bindgen._section import Record, decode_records, read_records
 from rust_hmr.bindgen.descriptors import Descriptor, Tag, decode_descriptor
+from rust_hmr.bindgen.glue import Glue, GlueTimings, describe_module, generate_glue, write_glue
 from rust_hmr.bindgen.schema import Program
 
 __all__ = [
@@ -47,17 +55,23 @@ __all__ = [
     "Describer",
     "Descriptor",
     "DescriptorError",
+    "Glue",
+    "GlueTimings",
     "Program",
     "Record",
     "SchemaVersionError",
     "SectionDecodeError",
     "Tag",
     "Timings",
+    "UnsupportedError",
     "decode_descriptor",
     "decode_records",
+    "describe_module",
     "descriptors",
     "export_name",
+    "generate_glue",
     "read_bindings",
     "read_records",
     "schema",
+    "write_glue",
 ]

@@ -44,10 +44,13 @@ _CALLER_EXPORT = "__rust_hmr_bindgen_closure_{}"
 @dataclass(frozen=True)
 class ClosureSite:
     """A closure type the module hands to JS: `caller` is the index of the function that calls
-    `__wbindgen_describe_closure` (the call the glue's closure wrapper replaces)."""
+    `__wbindgen_describe_closure`, and `describe_index` the table slot of the closure's describe
+    function, which that call passes as its third argument at run time too (the glue knows the
+    closure's type by it)."""
 
     caller: int
     descriptor: Closure
+    describe_index: int = 0
 
 
 def describe_module(wasm: WasmFile, closure_callers: list[int]) -> bytes:
@@ -148,7 +151,7 @@ class Describer:
             descriptor = self._run(describe, f"closure describe function (table slot {index})")
             if not isinstance(descriptor, Closure):
                 raise DescriptorError(f"{what} describes {descriptor}, not a closure")
-            sites.append(ClosureSite(caller, descriptor))
+            sites.append(ClosureSite(caller, descriptor, index))
         return sites
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rust_hmr.bindgen.schema import SCHEMA_VERSION
+
 
 class BindgenError(Exception):
     """Base of every error the bindgen subsystem raises on purpose."""
@@ -37,3 +39,12 @@ class DescriptorError(BindgenError):
 
 class DescribeError(BindgenError):
     """Running a describe function in wasmtime failed (a trap, a missing export)."""
+
+
+class UnsupportedError(BindgenError):
+    """The module uses a wasm-bindgen feature the glue does not implement (named in the text)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not supported by rust-hmr's glue for wasm-bindgen "
+                         f"{SCHEMA_VERSION}")
+        self.what = what

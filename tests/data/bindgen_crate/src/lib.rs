@@ -4,6 +4,8 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+mod kinds;
+
 #[wasm_bindgen]
 extern "C" {
     /// `console.log` with one string: an import in a JS namespace.

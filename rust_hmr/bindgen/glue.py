@@ -1,0 +1,147 @@
+"""The JS glue of a wasm-bindgen module, for the web target: what `wasm-bindgen --target web`
+writes, made from `Bindings` and the runtime `rust_hmr/runtime/bindgen.js`.
+
+    glue = generate_glue(Path("app.wasm").read_bytes(), name="app")
+    write_glue(glue, Path("out"))     # app.js, app_bg.wasm, bindgen.js, snippets/...
+
+The page then runs `import init, { greet } from "./app.js"; await init(); greet("you")`.
+
+`app.js` is small and holds no adapter code: it imports the runtime and the crate's JS modules,
+passes the descriptions (JSON, `_plan`) to the runtime, which builds every adapter at load time,
+and re-exports the app's functions, classes and enums. A patch can use the same runtime
+instance: `glue.add(descriptions_of_new_imports, modules)` (see `describe_module`).
+
+Everything is computed before anything is written: a module the glue can't serve raises
+BindgenError (UnsupportedError names the feature) and leaves the output directory alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rust_hmr.bindgen._bindings import Bindings, read_bindings
+from rust_hmr.bindgen._errors import BindgenError
+from rust_hmr.bindgen._modules import JsModules
+from rust_hmr.bindgen._output import output_module
+from rust_hmr.bindgen._plan import Planner
+from rust_hmr.runtime import RUNTIME_DIR
+from rust_hmr.wasm import WasmDecodeError, WasmFile, parse
+
+RUNTIME_NAME = "bindgen.js"
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_RESERVED = {"default", "glue"}  # names the entry module itself exports
+
+
+@dataclass(frozen=True)
+class GlueTimings:
+    """Seconds spent: reading the bindings (describe step), planning, writing the module."""
+
+    bindings: float
+    plan: float
+    output: float
+
+    @property
+    def total(self) -> float:
+        return self.bindings + self.plan + self.output
+
+
+@dataclass(frozen=True)
+class Glue:
+    name: str
+    entry: str  # the ES module `<name>.js`
+    wasm: bytes  # the module to serve as `<name>_bg.wasm`
+    descriptions: dict[str, Any]
+    snippets: dict[str, str]  # path (under the output dir) -> contents
+    timings: GlueTimings = field(compare=False)
+
+    @property
+    def wasm_name(self) -> str:
+        return f"{self.name}_bg.wasm"
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of the glue, by its path relative to the output directory."""
+        return {f"{self.name}.js": self.entry.encode(), self.wasm_name: self.wasm,
+                RUNTIME_NAME: (RUNTIME_DIR / RUNTIME_NAME).read_bytes(),
+                **{path: text.encode() for path, text in self.snippets.items()}}  # fmt: skip
+
+
+def describe_module(wasm: WasmFile, bindings: Bindings) -> tuple[dict[str, Any], JsModules]:
+    """The descriptions of a module's imports, closures, exports and classes, and the JS
+    modules they use."""
+    modules = JsModules(bindings.records)
+    return Planner(bindings, wasm, modules).describe_all(), modules
+
+
+def generate_glue(
+    wasm: bytes | WasmFile,
+    bindings: Bindings | None = None,
+    *,
+    name: str = "app",
+    runtime: str = f"./{RUNTIME_NAME}",
+    cache_dir: Path | None = None,
+) -> Glue:
+    """The glue for a raw wasm-bindgen module (as cargo built it). `runtime` is the specifier
+    the entry module imports the runtime by; `cache_dir` keeps the describe step's compiled
+    code (see `read_bindings`) when `bindings` are not given."""
+    if not isinstance(wasm, WasmFile):
+        try:
+            wasm = parse(wasm)
+        except WasmDecodeError as err:
+            raise BindgenError(f"not a wasm module: {err}") from None
+    start = time.perf_counter()
+    bindings = bindings or read_bindings(wasm, cache_dir)
+    read = time.perf_counter()
+    descriptions, modules = describe_module(wasm, bindings)
+    planned = time.perf_counter()
+    module, table = output_module(wasm)
+    descriptions["table"] = table
+    entry = entry_module(descriptions, modules, runtime, f"{name}_bg.wasm")
+    timings = GlueTimings(read - start, planned - read, time.perf_counter() - planned)
+    return Glue(name, entry, module, descriptions, dict(modules.files), timings)
+
+
+def public_names(descriptions: dict[str, Any]) -> list[str]:
+    """What the entry module exports by name: free functions (but the start function, which
+    `init` runs), classes, enums."""
+    names = [d["name"] for d in descriptions["exports"]
+             if d["class"] is None and d["wasm"] != descriptions["start"]]  # fmt: skip
+    names += descriptions["classes"] + list(descriptions["enums"])
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name) or name in _RESERVED:
+            raise BindgenError(f"the export {name!r} cannot be an ES module export name here")
+    if len(set(names)) != len(names):
+        raise BindgenError(f"two exports share a JS name: {sorted(names)}")
+    return sorted(names)
+
+
+def entry_module(descriptions: dict[str, Any], modules: JsModules, runtime: str,
+                 wasm_file: str) -> str:  # fmt: skip
+    """The text of the ES module the page imports: imports, the descriptions, re-exports."""
+    specifiers = sorted(modules.specifiers.items())
+    lines = [f"import {{ entry }} from {json.dumps(runtime)};"]
+    lines += [f"import * as m{i} from {json.dumps(spec)};" for i, (_, spec) in
+              enumerate(specifiers)]  # fmt: skip
+    namespaces = ", ".join(f"{json.dumps(key)}: m{i}" for i, (key, _) in enumerate(specifiers))
+    lines.append(f"export const glue = entry({json.dumps(descriptions)}, {{{namespaces}}});")
+    lines.append(f"export default (input = new URL({json.dumps(wasm_file)}, import.meta.url)) "
+                 "=> glue.init(input);")  # fmt: skip
+    names = public_names(descriptions)
+    if names:
+        lines.append(f"export const {{ {', '.join(names)} }} = glue.api;")
+    return "\n".join(lines) + "\n"
+
+
+def write_glue(glue: Glue, out_dir: Path) -> list[Path]:
+    """Write the glue's files under `out_dir`; returns their paths."""
+    written = []
+    for relative, data in glue.files().items():
+        path = out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+    return written
