@@ -61,7 +61,19 @@ def test_messages_round_trip(message: protocol.Message) -> None:
     data = json.loads(text)
     assert data["type"] == message.type
     assert protocol.decode(text) == message
-    assert protocol.describe(message)
+
+
+def test_describe_says_what_each_message_is() -> None:
+    assert [protocol.describe(m) for m in MESSAGES] == [
+        "hello: build 0123456789abcdef, patch 3",
+        "hello: build (none yet), patch 0",
+        "patch 2: 2 functions, 231 ms",
+        "patch 1: 0 functions, 0 ms",
+        "full reload: static counter::COUNT changed size from 4 to 8 bytes",
+        "error: error[E0308]: mismatched types at src/lib.rs:3:5",
+        "stylesheet changed: /css/site.css",
+        "ok",
+    ]
 
 
 def test_message_types_are_kebab_case_and_cover_the_runtime() -> None:

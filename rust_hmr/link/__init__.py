@@ -15,8 +15,8 @@ from rust_hmr.link.objects import ObjectView, load_object
 from rust_hmr.link.records import FullReload, Patch, PatchRefused
 from rust_hmr.prepare.symbol_map import SymbolMap
 
-__all__ = ["FullReload", "Ledger", "LinkedPatch", "ObjectView", "Patch", "PatchRefused",
-           "link_patch", "load_object"]
+__all__ = ["FullReload", "Ledger", "LinkedPatch", "ObjectView", "Patch", "PatchLinker",
+           "PatchRefused", "link_patch", "load_object"]
 
 _VALIDATOR = wasmtime.Engine()
 

@@ -1,8 +1,7 @@
 """doit's up-to-date checks by content: a file dependency changed when its blake3 changed, and
 a stage's flags changed when the blake3 of their canonical JSON did.
 
-doit picks a checker class by name from a dict (`doit.dependency.CHECKERS`, with `md5` and
-`timestamp`); ours live in `CHECKERS` the same way, and the rule set passes the class itself as
+doit's own checkers are `md5` and `timestamp`; the rule set passes ours, the class itself, as
 `check_file_uptodate` in DOIT_CONFIG. No modification time is trusted: a file saved with the
 same bytes is unchanged, a file whose bytes changed is changed, whatever its mtime says.
 """
@@ -17,7 +16,7 @@ import blake3
 from doit.dependency import FileChangedChecker
 from doit.tools import config_changed
 
-__all__ = ["CHECKERS", "Blake3Checker", "file_blake3", "flags_changed"]
+__all__ = ["Blake3Checker", "file_blake3", "flags_changed"]
 
 _CHUNK = 1 << 20
 
@@ -54,8 +53,6 @@ class Blake3Checker(FileChangedChecker):
             return None
         return state
 
-
-CHECKERS: dict[str, type[FileChangedChecker]] = {"blake3": Blake3Checker}
 
 
 class flags_changed(config_changed):

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeAlias, assert_never
 
 __all__ = ["Error", "FullReload", "Hello", "Message", "Ok", "PatchReady", "ProtocolError",
-           "TrapAnswer", "TrapReport", "decode", "decode_trap", "describe", "encode",
-           "encode_answer"]
+           "StyleChanged", "TrapAnswer", "TrapReport", "decode", "decode_trap", "describe",
+           "encode", "encode_answer"]
 
 
 class ProtocolError(ValueError):
