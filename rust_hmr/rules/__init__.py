@@ -12,6 +12,9 @@ flags, input hashes) and takes its outputs from the artifact cache when the cach
 
     globals().update(crate_tasks("."))
 
+Stages of your own come in as `crate_tasks(".", rules=[...])` (`custom`: the `rule`
+decorator).
+
 Errors, in doit's terms: a stage that fails for a reason the user can act on (a compile error,
 no toolchain, a failing wasm-opt, a prepare that can't proceed) returns doit's `TaskFailed`
 with that reason, and the run goes on to report it without a traceback; a bad crate
@@ -21,14 +24,18 @@ tasks are created. Anything else is a bug and keeps its traceback (doit's `TaskE
 
 from rust_hmr.rules.checkers import Blake3Checker, flags_changed
 from rust_hmr.rules.crate import Crate
+from rust_hmr.rules.custom import Rule, RuleFailed, rule
 from rust_hmr.rules.pipeline import crate_tasks, stage_tasks
 from rust_hmr.rules.reporter import StageReporter
 
 __all__ = [
     "Blake3Checker",
     "Crate",
+    "Rule",
+    "RuleFailed",
     "StageReporter",
     "crate_tasks",
     "flags_changed",
+    "rule",
     "stage_tasks",
 ]

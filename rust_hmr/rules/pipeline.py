@@ -17,7 +17,7 @@ called `task_bundle`: doit refuses a task creator named like a command, and `bun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from doit.exceptions import InvalidDodoFile
 from rust_hmr.rules import bundle, compile, optimize, prepare, toolchain
 from rust_hmr.rules.checkers import Blake3Checker
 from rust_hmr.rules.crate import Crate
+from rust_hmr.rules.custom import Rule, rule_tasks
 from rust_hmr.rules.reporter import StageReporter
 from rust_hmr.settings import SETTINGS, SettingsError, load_settings
 
@@ -44,10 +45,18 @@ def command_line_settings() -> dict[str, str]:
     return found
 
 
-def stage_tasks(crate: Crate) -> Iterator[dict[str, Any]]:
-    """The doit task dicts of every stage, in pipeline order."""
+def stage_tasks(crate: Crate, rules: Sequence[Rule] = ()) -> Iterator[dict[str, Any]]:
+    """The doit task dicts of every stage, in pipeline order, the user's rules first; the
+    compile stages wait for the rules that feed them."""
     meta = {"rust_hmr": {"crate": str(crate.dir), "settings": crate.settings}}
-    stages = [toolchain.task(crate), *compile.tasks(crate), prepare.task(crate),
+    # A compile depends on the feeding rules' outputs, which are those rules' targets: doit
+    # orders the tasks by that, and the outputs count from the first run on.
+    fed = [str(crate.dir / out) for r in rules if r.feeds_compile for out in r.outputs]
+    compiles = compile.tasks(crate)
+    for stage in compiles:
+        if stage.get("actions") and fed:
+            stage["file_dep"] = sorted({*stage["file_dep"], *fed})
+    stages = [*rule_tasks(crate, rules), toolchain.task(crate), *compiles, prepare.task(crate),
               optimize.task(crate), bundle.task(crate)]
     for stage in stages:
         if stage.get("actions"):
@@ -55,11 +64,12 @@ def stage_tasks(crate: Crate) -> Iterator[dict[str, Any]]:
         yield stage
 
 
-def crate_tasks(crate_dir: str | Path = ".", **settings: Any) -> dict[str, Any]:
+def crate_tasks(crate_dir: str | Path = ".", *, rules: Sequence[Rule] = (),
+                **settings: Any) -> dict[str, Any]:
     """Every rust-hmr task for the crate at `crate_dir`, as names for a dodo.py's globals.
 
     `settings` override the crate's `[package.metadata.rust-hmr]` (`dist_dir="public"`);
-    the command line overrides both.
+    the command line overrides both. `rules` are stages of your own (`rust_hmr.rules.rule`).
     """
     crate_dir = Path(crate_dir).resolve()
     if not (crate_dir / "Cargo.toml").is_file():
@@ -77,7 +87,10 @@ def crate_tasks(crate_dir: str | Path = ".", **settings: Any) -> dict[str, Any]:
             crate.name  # noqa: B018 (a crate without a package name fails here, clearly)
         except (SettingsError, BuildError) as err:
             raise InvalidDodoFile(str(err)) from None
-        yield from stage_tasks(crate)
+        try:
+            yield from stage_tasks(crate, rules)
+        except ValueError as err:  # two rules of one name
+            raise InvalidDodoFile(str(err)) from None
 
     return {
         "DOIT_CONFIG": {
