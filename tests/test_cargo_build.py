@@ -132,7 +132,7 @@ def test_cli_build_reports_what_was_built(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "built counter (release)" in result.output
     assert "counter.wasm" in result.output
-    assert "11 functions" in result.output  # the crate's eleven #[no_mangle] exports
+    assert "12 functions" in result.output  # the crate's twelve #[no_mangle] exports
     assert "1 imports" in result.output  # env.dom_set_text, the page interface
 
 

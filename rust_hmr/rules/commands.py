@@ -75,9 +75,9 @@ def _use_crate_without_dodo(command: DoitCmdBase, params: Any) -> None:
 class _CrateWithoutDodo:
     """doit's own command, which in a crate without a dodo.py loads the crate's tasks."""
 
-    def execute(self, params: Any, args: list[str]) -> int:
+    def execute(self, params: Any, args: list[str]) -> Any:
         _use_crate_without_dodo(self, params)  # type: ignore[arg-type]
-        return int(super().execute(params, args))  # type: ignore[misc]
+        return super().execute(params, args)  # type: ignore[misc]  # doit's: None or a code
 
 
 class ListCommand(_CrateWithoutDodo, List):
