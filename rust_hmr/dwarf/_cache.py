@@ -4,12 +4,12 @@ Old objects are read on every save (the live side of each dirty unit), so their 
 kept: decoding one is a fraction of walking the DIE tree again.
 """
 
-import os
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.dwarf._reader import read_debug_info
 from rust_hmr.dwarf._records import (
     DebugInfo,
@@ -69,7 +69,5 @@ def read_debug_info_cached(path: Path, blake3_hex: str, cache_dir: Path) -> Debu
             pass
     info = read_debug_info(path.read_bytes())
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(msgpack.packb(to_record(info), use_bin_type=True))
-    os.replace(tmp, cached)
+    write_atomic(cached, msgpack.packb(to_record(info), use_bin_type=True))
     return info

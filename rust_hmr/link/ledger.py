@@ -6,12 +6,12 @@ calls it. The ledger also knows
 which code is live for each codegen unit, so the next rebuild sends only what differs.
 """
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.link.records import PatchRefused
 from rust_hmr.prepare.symbol_map import Reserved
 
@@ -58,9 +58,7 @@ class Ledger:
         return self.reserved.table_start + self.slots_used - 1
 
     def dump(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(msgpack.packb(asdict(self), use_bin_type=True))
-        os.replace(tmp, path)
+        write_atomic(path, msgpack.packb(asdict(self), use_bin_type=True))
 
     @classmethod
     def load(cls, path: Path) -> "Ledger":

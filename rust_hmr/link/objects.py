@@ -1,12 +1,12 @@
 """A relocatable object decoded for the patch linker: only the sections it needs."""
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.wasm.module import WasmFile, parse
 from rust_hmr.wasm.sections.code import FunctionBody
 from rust_hmr.wasm.sections.common import GlobalType, ValType
@@ -167,9 +167,7 @@ def load_object_cached(name: str, path: Path, blake3_hex: str, cache_dir: Path) 
             pass
     view = load_object(name, data)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(msgpack.packb(to_record(view), use_bin_type=True))
-    os.replace(tmp, cached)
+    write_atomic(cached, msgpack.packb(to_record(view), use_bin_type=True))
     return view
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import blake3
 
+from rust_hmr.atomic import write_atomic
+
 _SKIP_DIRS = {"target", ".git", "node_modules"}
 
 
@@ -76,9 +78,7 @@ class Snapshots:
         digest = blake3.blake3(data).hexdigest()
         kept = self.store / digest
         if not kept.exists():
-            tmp = kept.with_name(f".{digest}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, kept)
+            write_atomic(kept, data)
         self._seen[entry.path] = (stat.st_size, stat.st_mtime_ns, read_at, digest)
         return digest
 

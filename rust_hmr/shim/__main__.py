@@ -9,6 +9,7 @@ from pathlib import Path
 
 import blake3
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.shim.archive import ArchiveError
 from rust_hmr.shim.link_manifest import (
     ENV_LINKER,
@@ -48,9 +49,7 @@ def store_object(path: Path, store: Path) -> ObjectFile:
     digest = blake3.blake3(data).hexdigest()
     stored = store / f"{digest}.o"
     if not stored.exists():
-        tmp = store / f".{digest}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, stored)
+        write_atomic(stored, data)
     return ObjectFile(str(path), digest, len(data), str(stored))
 
 

@@ -1,13 +1,13 @@
 """The link manifest: what rustc asked the linker to link, as msgpack."""
 
-import os
 import shlex
-import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import msgpack
+
+from rust_hmr.atomic import write_atomic
 
 ENV_MODE = "RUST_HMR_SHIM_MODE"  # "link" (default) or "capture"
 ENV_MANIFEST = "RUST_HMR_SHIM_MANIFEST"  # where to write the manifest
@@ -79,10 +79,7 @@ class LinkManifest:
         return self.link_args([stored.get(arg, arg) for arg in self.args])
 
     def dump(self, path: Path) -> None:
-        data = msgpack.packb(asdict(self), use_bin_type=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, msgpack.packb(asdict(self), use_bin_type=True))
 
     @classmethod
     def load(cls, path: Path) -> "LinkManifest":
@@ -125,8 +122,5 @@ def write_launcher(path: Path) -> Path:
             f'exec {shlex.quote(sys.executable)} -m rust_hmr.shim "$@"\n')
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        os.replace(tmp, path)
+        write_atomic(path, text, executable=True)
     return path

@@ -26,6 +26,7 @@ from pathlib import Path
 import blake3
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.shim.archive import ArchiveError, read_members
 
 WASM_MAGIC = b"\0asm"
@@ -44,11 +45,6 @@ def _load(path: Path) -> object:
     except (OSError, ValueError):
         return None
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _extract(data: bytes, folder: Path) -> list[str]:
@@ -99,7 +95,7 @@ def members(rlib: Path, cache: Path) -> list[str]:
         except ArchiveError as err:
             raise ArchiveError(f"{rlib}: {err.message}", err.offset) from None
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(record_path, msgpack.packb([stat.st_size, stat.st_mtime_ns, digest]))
+    write_atomic(record_path, msgpack.packb([stat.st_size, stat.st_mtime_ns, digest]))
     return [str(folder / name) for name in names]
 
 
