@@ -1,7 +1,8 @@
 """Stage `bundle`: the production app in `dist/` (see `rust_hmr.rules.dist` for its files).
 
-Release profile, no trampolines and no HMR runtime: the module comes from `optimize`. A cached
-action over the module and the crate's `static/` files. Up to date while its inputs are
+Release profile, no trampolines and no HMR runtime: the module comes from `optimize`, and so
+do the parts of a wasm-bindgen module's glue (`glue.json`; its runtime is rust-hmr's). A cached
+action over those and the crate's `static/` files. Up to date while its inputs are
 unchanged and every file the manifest lists is in place with its blake3; when it runs, only
 files whose bytes differ are written.
 """
@@ -15,13 +16,23 @@ from typing import Any
 from rust_hmr.rules import optimize as optimize_stage
 from rust_hmr.rules.checkers import file_blake3, flags_changed
 from rust_hmr.rules.crate import Crate
-from rust_hmr.rules.dist import MANIFEST, PAGE, build_dist, clean_dist, dist_intact, write_dist
+from rust_hmr.rules.dist import (
+    MANIFEST,
+    PAGE,
+    DistGlue,
+    build_dist,
+    clean_dist,
+    dist_intact,
+    write_dist,
+)
 from rust_hmr.rules.stage import run_cached, say
+from rust_hmr.runtime import RUNTIME_DIR
 
 __all__ = ["static_files", "task"]
 
 NAME = "bundle"
-VERSION = 1
+VERSION = 2
+GLUE_RUNTIME = RUNTIME_DIR / "bindgen.js"
 
 
 def static_files(crate: Crate) -> dict[str, Path]:
@@ -59,9 +70,11 @@ def task(crate: Crate) -> dict[str, Any]:
         "doc": f"the app in {_shown(dist, crate.dir)}/: page, loader, wasm and assets under "
                "hashed names, manifest.json (cached)",
         "actions": [(_run, (crate,))],
-        "file_dep": [str(optimize_stage.output(crate)), *(str(p) for p in assets.values())],
+        "file_dep": [str(optimize_stage.output(crate)), str(optimize_stage.glue_output(crate)),
+                     *(str(p) for p in assets.values())],
         "targets": [str(dist / PAGE), str(dist / MANIFEST)],
-        "uptodate": [flags_changed({"dist": str(dist), "crate": crate.name}),
+        "uptodate": [flags_changed({"dist": str(dist), "crate": crate.name,
+                                    "glue_runtime": file_blake3(GLUE_RUNTIME)}),
                      (dist_intact, (dist,))],
         "clean": [(clean_dist, (dist,))],
     }
@@ -69,13 +82,24 @@ def task(crate: Crate) -> dict[str, Any]:
 
 def _run(crate: Crate) -> None:
     module = optimize_stage.output(crate)
+    glue_path = optimize_stage.glue_output(crate)
     assets = static_files(crate)
     inputs = {"module.wasm": file_blake3(module)}
+    uses_glue = glue_path.read_bytes() != optimize_stage.NO_GLUE
+    if uses_glue:
+        inputs.update({"glue.json": file_blake3(glue_path),
+                       "runtime/bindgen.js": file_blake3(GLUE_RUNTIME)})
     inputs.update({f"static/{name}": file_blake3(path) for name, path in assets.items()})
 
     def build() -> dict[str, bytes]:
+        glue = None
+        if uses_glue:
+            from rust_hmr.bindgen.served import GlueParts
+
+            glue = DistGlue(GlueParts.from_json(glue_path.read_bytes()),
+                            GLUE_RUNTIME.read_bytes())
         return build_dist(crate.name, module.read_bytes(),
-                          {name: path.read_bytes() for name, path in assets.items()})
+                          {name: path.read_bytes() for name, path in assets.items()}, glue=glue)
 
     result = run_cached(crate, NAME, VERSION, toolchain="", flags={"crate": crate.name},
                         inputs=inputs, build=build)

@@ -7,6 +7,18 @@
       <asset>.<blake3>.<ext>       each file of static/, under its own directories
       manifest.json                each file: name, file, size, blake3, integrity
 
+A wasm-bindgen crate's bundle has the JS glue instead of the loader (`DistGlue`):
+
+      <crate>.<blake3>.js          the glue's entry: fetches the wasm (integrity checked),
+                                   instantiates it through the runtime, runs its start function
+      bindgen.<blake3>.js          the glue's runtime
+      snippets/<...>.<blake3>.js   the crate's own JS modules (`module = "/x.js"`, `inline_js`)
+      <crate>.<blake3>.wasm        the module the glue serves, optimized
+
+The entry imports the runtime and the snippets by their hashed names; the page loads the entry
+with `integrity`, and an import map gives the integrity of the files the entry imports (a
+browser checks a module's imports only through the import map).
+
 Every name but index.html and manifest.json carries the first 16 hex digits of the file's
 blake3, so a server can cache them forever. The page loads them with `integrity` (sha384
 Subresource Integrity) attributes. Building is a pure function of its inputs: the same module
@@ -23,15 +35,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
 from rust_hmr.rules.stage import write_if_changed
 from rust_hmr.runtime import DEFAULT_PAGE
 
-__all__ = ["LOADER_JS", "DistFile", "DistWrite", "build_dist", "clean_dist", "dist_intact",
-           "write_dist"]
+if TYPE_CHECKING:
+    from rust_hmr.bindgen.served import GlueParts
+
+__all__ = ["LOADER_JS", "DistFile", "DistGlue", "DistWrite", "build_dist", "clean_dist",
+           "dist_intact", "write_dist"]
 
 HASH_DIGITS = 16
 MANIFEST = "manifest.json"
@@ -124,9 +139,19 @@ def hashed_name(name: str, data: bytes) -> str:
     return str(path.with_name(f"{path.stem}.{digest}{path.suffix}"))
 
 
-def build_dist(crate: str, wasm: bytes, assets: Mapping[str, bytes]) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class DistGlue:
+    """A wasm-bindgen module's glue, for its bundle: the parts the glue made, and the runtime."""
+
+    parts: GlueParts
+    runtime: bytes
+
+
+def build_dist(crate: str, wasm: bytes, assets: Mapping[str, bytes], *,
+               glue: DistGlue | None = None) -> dict[str, bytes]:  # fmt: skip
     """Every file of the bundle by its path in dist/. `assets` are the static files by path
-    relative to the static directory; an `index.html` among them is the page template."""
+    relative to the static directory; an `index.html` among them is the page template.
+    `glue`, for a wasm-bindgen module: its files replace the loader."""
     template = assets.get(PAGE)
     assets = {name: data for name, data in assets.items() if name != PAGE}
     files: dict[str, DistFile] = {}
@@ -136,19 +161,56 @@ def build_dist(crate: str, wasm: bytes, assets: Mapping[str, bytes]) -> dict[str
         if name.endswith(".css"):
             data = _rewrite_css(name, data, files)
         files[name] = DistFile(name, hashed_name(name, data), data)
-    loader = LOADER_JS.encode()
-    files["loader.js"] = DistFile("loader.js", hashed_name("loader.js", loader), loader)
-    module = f"{crate}.wasm"
-    files[module] = DistFile(module, hashed_name(module, wasm), wasm)
+    module = _add(files, f"{crate}.wasm", wasm)
+    if glue is None:
+        loader = _add(files, "loader.js", LOADER_JS.encode())
+        own = {loader.name, module.name}
+        head = (f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}" '
+                f'data-wasm="./{module.file}" data-wasm-integrity="{module.integrity}">'
+                "</script>\n")
+    else:
+        imported = _add_glue(files, crate, module, glue)
+        own = {f.name for f in imported} | {module.name}
+        entry, imports = imported[-1], imported[:-1]
+        integrity = {f"./{f.file}": f.integrity for f in imports}
+        head = (f'<script type="importmap">{json.dumps({"integrity": integrity})}</script>\n'
+                f'<script type="module" src="./{entry.file}" integrity="{entry.integrity}">'
+                "</script>\n")
     page_text = (template.decode() if template is not None
                  else DEFAULT_PAGE.format(title=_escape(crate)))
-    page = _render_page(page_text, files, files[module], files["loader.js"]).encode()
+    page = _render_page(page_text, files, own, head).encode()
     files[PAGE] = DistFile(PAGE, PAGE, page)
     manifest = {"crate": crate,
                 "files": [files[name].entry() for name in sorted(files)]}
     out = {f.file: f.data for f in files.values()}
     out[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode()
     return out
+
+
+def _add(files: dict[str, DistFile], name: str, data: bytes) -> DistFile:
+    files[name] = DistFile(name, hashed_name(name, data), data)
+    return files[name]
+
+
+def _add_glue(files: dict[str, DistFile], crate: str, module: DistFile,
+              glue: DistGlue) -> list[DistFile]:  # fmt: skip
+    """Adds the runtime, the snippets and, last, the entry that imports them by their hashed
+    names; returns those files, the entry last."""
+    from rust_hmr.bindgen.served import bundle_entry
+
+    parts = glue.parts
+    imported = [_add(files, "bindgen.js", glue.runtime)]
+    modules = {}
+    for key in sorted(parts.specifiers):
+        path = parts.snippet_of(key)
+        if path is not None:
+            snippet = _add(files, path, parts.snippets[path].encode())
+            imported.append(snippet)
+            modules[key] = f"./{snippet.file}"
+    text = bundle_entry(parts, runtime=f"./{imported[0].file}", modules=modules,
+                        wasm=f"./{module.file}", integrity=module.integrity)
+    imported.append(_add(files, f"{crate}.js", text.encode()))
+    return imported
 
 
 def _escape(text: str) -> str:
@@ -195,15 +257,16 @@ def _rewrite_css(name: str, data: bytes, files: Mapping[str, DistFile]) -> bytes
     return _CSS_URL.sub(replace, text).encode("utf-8", errors="surrogateescape")
 
 
-def _render_page(page: str, files: Mapping[str, DistFile], module: DistFile,
-                 loader: DistFile) -> str:
+def _render_page(page: str, files: Mapping[str, DistFile], own: set[str], head: str) -> str:
+    """The page with its references to assets rewritten and `head` (what loads the app) put
+    before `</head>`. References to the bundle's own files (`own`) stay as written."""
     def tag(match: re.Match[str]) -> str:
         text = match[0]
         attr = _URL_ATTR.search(text)
         if attr is None:
             return text
         target = _local(attr[3] if attr[3] is not None else attr[4])
-        if target is None or target not in files or target in ("loader.js", module.name):
+        if target is None or target not in files or target in own:
             return text
         asset = files[target]
         quote = attr[2][0]
@@ -216,10 +279,6 @@ def _render_page(page: str, files: Mapping[str, DistFile], module: DistFile,
         return text
 
     page = _TAG.sub(tag, page)
-    head = (
-        f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}" '
-        f'data-wasm="./{module.file}" data-wasm-integrity="{module.integrity}"></script>\n'
-    )
     at = page.lower().find("</head>")
     if at < 0:
         at = page.lower().find("<body")

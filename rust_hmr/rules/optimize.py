@@ -1,5 +1,16 @@
 """Stage `optimize`: the release module made small for the web.
 
+0. A wasm-bindgen module (one with a `__wasm_bindgen_unstable` section) first gets its JS glue,
+   a cached action of its own (`bindgen`, see `rust_hmr.bindgen.served`), and the module to
+   serve is the one the glue gives: its section and describe exports gone, its function table
+   exported. This comes before anything else on purpose. The glue learns the module's types by
+   running its `__wbindgen_describe_*` exports and reads the section, which `strip = "all"`
+   would drop; wasm-opt would inline and merge the describe functions the glue reads, and
+   keep them alive for as long as they are exported. Once the glue has read them and dropped
+   their exports, wasm-opt removes them as dead code. What the glue's descriptions name
+   survives it: export names, the exported table and its slots (an exported table's element
+   segments are never moved) and the import names. The glue's parts go to `glue.json` beside
+   the module, `null` for a module without wasm-bindgen; the bundle writes them out.
 1. Custom sections dropped with the wasm toolkit, by the `strip` setting: `debug` (default) drops
    the DWARF sections (`.debug_*`: Debian's std brings about 5 MB of them into release builds)
    and keeps `name`, so stack traces still name functions; `all` drops every custom section;
@@ -7,7 +18,8 @@
 2. binaryen's `wasm-opt` with the `wasm-opt` setting's arguments, when it is installed (Debian:
    `apt-get install binaryen`); never required. Its version enters the action key.
 
-A cached action; its key does not involve the toolchain, only the module's bytes.
+Both are cached actions; their keys do not involve the toolchain, only the module's bytes (and,
+for the glue, blake3 of the code that makes it).
 """
 
 from __future__ import annotations
@@ -16,25 +28,48 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import blake3
 from doit.exceptions import TaskFailed
 
 from rust_hmr.rules import compile as compile_stage
-from rust_hmr.rules.checkers import file_blake3, flags_changed
+from rust_hmr.rules.checkers import flags_changed
 from rust_hmr.rules.crate import Crate
-from rust_hmr.rules.stage import run_cached, say, write_if_changed
+from rust_hmr.rules.stage import StageResult, run_cached, say, write_if_changed
+from rust_hmr.runtime import RUNTIME_DIR
 
-__all__ = ["output", "strip_custom_sections", "task"]
+__all__ = ["glue_output", "output", "strip_custom_sections", "task"]
 
 NAME = "optimize"
 VERSION = 1
+BINDGEN = "bindgen"
+BINDGEN_VERSION = 1
+NO_GLUE = b"null\n"
+# What makes the glue: its key changes with this code (rust_hmr.bindgen is not imported when
+# the tasks are made: it loads wasmtime).
+_GLUE_CODE = (Path(__file__).resolve().parent.parent / "bindgen", RUNTIME_DIR / "bindgen.js")
 
 
 def output(crate: Crate) -> Path:
     """The optimized release module."""
     return crate.stage_dir(NAME) / f"{crate.name}.wasm"
+
+
+def glue_output(crate: Crate) -> Path:
+    """The glue's parts (`rust_hmr.bindgen.served.GlueParts` as JSON), or `null`."""
+    return crate.stage_dir(NAME) / "glue.json"
+
+
+def glue_code_digest() -> str:
+    """blake3 of the bindgen package's sources and the runtime."""
+    folder, runtime = _GLUE_CODE
+    digest = blake3.blake3()
+    for path in [*sorted(folder.glob("*.py")), runtime]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def strip_custom_sections(wasm: bytes, mode: str) -> bytes:
@@ -78,9 +113,10 @@ def task(crate: Crate) -> dict[str, Any]:
         "doc": "strip debug sections; wasm-opt when installed (cached)",
         "actions": [(_run, (crate,))],
         "file_dep": [str(source)],
-        "targets": [str(output(crate))],
+        "targets": [str(output(crate)), str(glue_output(crate))],
         "uptodate": [flags_changed({"strip": settings.strip, "wasm_opt": settings.wasm_opt,
-                                    "binary": _binary_signature(wasm_opt)})],
+                                    "binary": _binary_signature(wasm_opt),
+                                    "glue": glue_code_digest()})],
         "clean": True,
     }
 
@@ -96,19 +132,29 @@ def _run(crate: Crate) -> TaskFailed | None:
     flags = {"strip": settings.strip, "wasm_opt": args if wasm_opt else None,
              "wasm_opt_version": version}
 
+    module, glue = source.read_bytes(), NO_GLUE
+    try:
+        glued = _glue(crate, module)
+    except _GlueFailed as err:
+        return TaskFailed(str(err))
+    if glued is not None:
+        module, glue = glued.outputs["module.wasm"], glued.outputs["glue.json"]
+
     def build() -> dict[str, bytes]:
-        wasm = strip_custom_sections(source.read_bytes(), settings.strip)
+        wasm = strip_custom_sections(module, settings.strip)
         if wasm_opt:
             wasm = _optimize(wasm_opt, args, wasm)
         return {"module.wasm": wasm}
 
     try:
         result = run_cached(crate, NAME, VERSION, toolchain="", flags=flags,
-                            inputs={"module.wasm": file_blake3(source)}, build=build)
+                            inputs={"module.wasm": blake3.blake3(module).hexdigest()},
+                            build=build)
     except _WasmOptFailed as err:
         return TaskFailed(str(err))
     wasm = result.outputs["module.wasm"]
     write_if_changed(output(crate), wasm)
+    write_if_changed(glue_output(crate), glue)
     done = [f"strip {settings.strip}"]
     done.append(f"wasm-opt {' '.join(args)}" if wasm_opt else
                 "wasm-opt off" if not settings.wasm_opt else "wasm-opt not installed")
@@ -119,6 +165,51 @@ def _run(crate: Crate) -> TaskFailed | None:
 
 class _WasmOptFailed(Exception):
     pass
+
+
+class _GlueFailed(Exception):
+    pass
+
+
+def _glue(crate: Crate, module: bytes) -> StageResult | None:
+    """The `bindgen` action on the release module: the module to serve and the glue's parts,
+    or None for a module that does not use wasm-bindgen. A module the glue can't serve raises
+    _GlueFailed with the glue's own error (BindgenError names the feature or the versions)."""
+    if b"__wasm_bindgen_unstable" not in module:
+        return None  # a std-only crate: no need to load the bindgen package (and wasmtime)
+    from rust_hmr.bindgen import BindgenError
+    from rust_hmr.bindgen.schema import SCHEMA_VERSION
+    from rust_hmr.bindgen.served import bundle_glue, has_bindings
+    from rust_hmr.wasm import WasmDecodeError, parse
+
+    try:
+        wasm = parse(module)
+    except WasmDecodeError:
+        return None  # not for the glue to say: wasm-opt or the browser will
+    if not has_bindings(wasm):
+        return None
+    seconds: list[float] = []
+
+    def build() -> dict[str, bytes]:
+        glue = bundle_glue(wasm)
+        seconds.append(glue.timings.total)
+        return {"module.wasm": glue.wasm, "glue.json": glue.parts.to_json()}
+
+    started = time.perf_counter()
+    try:
+        result = run_cached(crate, BINDGEN, BINDGEN_VERSION, toolchain="",
+                            flags={"schema": SCHEMA_VERSION, "code": glue_code_digest()},
+                            inputs={"module.wasm": blake3.blake3(module).hexdigest()},
+                            build=build)
+    except BindgenError as err:
+        raise _GlueFailed(f"wasm-bindgen: {err}") from None
+    if result.cached:
+        how = f"from the cache in {time.perf_counter() - started:.2f} s"
+    else:
+        how = f"in {seconds[0]:.2f} s"
+    say(BINDGEN, f"glue for {crate.name}.wasm ({len(module):,} -> "
+                 f"{len(result.outputs['module.wasm']):,} bytes), {how}")
+    return result
 
 
 def _version(binary: Path) -> str:
