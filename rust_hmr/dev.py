@@ -38,6 +38,8 @@ from watchfiles import Change, awatch
 
 from rust_hmr import diagnostics
 from rust_hmr._project import Build, Project
+from rust_hmr.bindgen import BindgenError
+from rust_hmr.bindgen.live import LiveBindings, has_bindgen_section
 from rust_hmr.cargo_build import CompileError
 from rust_hmr.link import FullReload, Patch
 from rust_hmr.server import DevServer, ServerError
@@ -132,6 +134,7 @@ class DevLoop:
         self._watching = False  # start() turns the watch on
         self._last_change = 0.0  # time.monotonic() of the last queued change
         self._needs_build = True  # no good build yet: the next change builds, not patches
+        self.bindings: LiveBindings | None = None  # a wasm-bindgen app's glue and describer
 
     # Life cycle
 
@@ -161,7 +164,7 @@ class DevLoop:
         self.echo(f"building {self.crate.name}…")
         self.project.on_output = self._progress
         try:
-            build = await asyncio.to_thread(self.project.build)
+            build = await asyncio.to_thread(self._build)
         except CompileError as err:
             summary = self._failed(err)[1]
             self.echo(f"{self.crate.name} does not compile yet: {summary}")
@@ -316,23 +319,50 @@ class DevLoop:
         if result.id <= self.server.state.last_patch:  # cargo saw no change
             self.server.publish_ok()
             return "no-change", "no change"
+        new_bindings = ""
+        descriptions = None
+        if self.bindings is not None:
+            try:
+                brought = await asyncio.to_thread(self.bindings.patch, result.module)
+            except BindgenError as err:
+                return await self._full_build(f"the patch's new wasm-bindgen imports can't be "
+                                              f"described: {err}")
+            if brought is not None:
+                descriptions = brought.descriptions
+                new_bindings = (f"; {brought.count} new binding{'s' * (brought.count != 1)} "
+                                f"({brought.seconds * 1000:.1f} ms)")
         ms = round((time.perf_counter() - start) * 1000)
-        self.server.publish_patch(result.id, result.module, ms, result.functions)
+        self.server.publish_patch(result.id, result.module, ms, result.functions, descriptions)
         count = len(result.functions)
         changed = f"; changed: {_names(result.changed)}" if result.changed else ""
-        return "patch", f"patch {result.id}, {count} function{'s' * (count != 1)}{changed}"
+        return "patch", (f"patch {result.id}, {count} function{'s' * (count != 1)}{changed}"
+                         f"{new_bindings}")
 
     async def _full_build(self, reason: str) -> tuple[str, str]:
         try:
-            build = await asyncio.to_thread(self.project.build)
+            build = await asyncio.to_thread(self._build)
         except CompileError as err:
             self._needs_build = True
             return self._failed(err)
         self._publish_build(build, reason)
         return "full-reload", f"full reload: {reason}"
 
+    def _build(self) -> Build:
+        """Build; for a wasm-bindgen app, its glue too (BindgenError when it can't be made)."""
+        self.bindings = None
+        build = self.project.build()
+        module = build.module_path.read_bytes()
+        if has_bindgen_section(module):
+            self.bindings = LiveBindings(module, runtime="/_hmr/runtime/bindgen.js",
+                                         cache_dir=self.project.out_dir / "describe-cache")
+            seconds = self.bindings.glue.timings.total
+            self.echo(f"  glue for {len(self.bindings.glue.descriptions['imports'])} "
+                      f"wasm-bindgen imports in {seconds * 1000:.0f} ms")
+        return build
+
     def _publish_build(self, build: Build, reason: str) -> None:
-        self.server.publish_build(build.module_path.read_bytes(), reason, build.crate)
+        glue = self.bindings.glue.files() if self.bindings else None
+        self.server.publish_build(build.module_path.read_bytes(), reason, build.crate, glue)
         self._needs_build = False
 
     def _failed(self, err: CompileError) -> tuple[str, str]:

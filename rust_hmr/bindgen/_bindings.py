@@ -114,12 +114,15 @@ def export_name(export: Export) -> str:
     return name if export.class_ is None else f"{export.class_.lower()}_{name}"
 
 
-def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None) -> Bindings:
+def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None, *,
+                  describer: Describer | None = None) -> Bindings:
     """The interface of a raw wasm-bindgen module (as cargo built it, before any glue).
 
     `cache_dir` keeps the compiled describe instance's code between runs (see
-    `rust_hmr.host.load_module`). Raises BindgenError (SchemaVersionError, SectionDecodeError,
-    DescribeError, DescriptorError) when the module can't be read.
+    `rust_hmr.host.load_module`); `describer`, an instance of `wasm` made already (a slim one,
+    kept for patches: `rust_hmr.bindgen.live`), is used instead of a new one. Raises
+    BindgenError (SchemaVersionError, SectionDecodeError, DescribeError, DescriptorError) when
+    the module can't be read.
     """
     if not isinstance(wasm, WasmFile):
         try:
@@ -132,7 +135,7 @@ def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None) -> Bind
         raise BindgenError("the module has no __wasm_bindgen_unstable section: it does not use "
                            "wasm-bindgen (or was already processed by its CLI)")
     decoded = time.perf_counter()
-    describer = Describer(wasm, cache_dir)
+    describer = describer or Describer(wasm, cache_dir)
     instantiated = time.perf_counter()
     imported = {imp.field for imp in wasm.decoded("import", []) if imp.module == PLACEHOLDER}
     exports = tuple(_bind_export(describer, e) for r in records for e in r.program.exports)

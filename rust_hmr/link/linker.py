@@ -44,6 +44,7 @@ TABLE_IMPORT = "__indirect_function_table"
 PATCH_MODULE_NAME = "rust-hmr-patch-{id}"  # the name section's module name: traps tell patches
 TRAMPOLINE_NAME = "hmr_trampoline"         # apart by it (wasmtime's frames, a browser's URLs)
 OBJECTS_SECTION = "rust-hmr.objects"
+BINDGEN_MODULE = "__wbindgen_placeholder__"  # wasm-bindgen's imports, which its glue provides
 
 
 def with_objects(module: bytes, paths: list[str]) -> bytes:
@@ -171,7 +172,10 @@ class PatchLinker:
                 # it as the object does. With #[link(wasm_import_module)] the symbol is
                 # mangled, but the import keeps its module and field.
                 given = self._main_function(imp.field)
-                if given is None or not given.imported:
+                # a wasm-bindgen import the app never had: the page's glue gets its
+                # description with the patch (rust_hmr.bindgen.live), or the page reloads
+                new_binding = imp.module == BINDGEN_MODULE and main is None
+                if (given is None or not given.imported) and not new_binding:
                     if main is not None:
                         raise PatchRefused(
                             f"function {_pretty(name)} is called as {_signature(ftype)}, but "
@@ -288,7 +292,10 @@ class PatchLinker:
                 if live != sym.name:
                     self.aliases[sym.name] = live
                 named = self.symbols.functions_named(live)
-                if not sym.local and not named and not sym.name.startswith(("_ZN", "_R")):
+                # wasm-bindgen's describe functions are exported for its bindgen step only
+                # (rust_hmr.bindgen.live runs a patch's own): the page never calls them
+                if not sym.local and not named and not sym.name.startswith(
+                        ("_ZN", "_R", "__wbindgen_describe_")):
                     raise PatchRefused(
                         f"new exported function {sym.name}: the host must load the app again "
                         "to call it")

@@ -3,6 +3,7 @@
     hmr.js      loads the app's main module, applies patches in order, reconnects, reloads
     overlay.js  the compile-error overlay, and the trap view
     traps.js    catches the app's traps and has the dev server symbolicate them
+    bindgen.js  the JS glue of wasm-bindgen apps, built from descriptions (rust_hmr.bindgen)
 
 No build step and no framework: the files are ES modules any current browser runs.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_PAGE", "RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent
-RUNTIME_FILES = ("hmr.js", "overlay.js", "traps.js")
+RUNTIME_FILES = ("hmr.js", "overlay.js", "traps.js", "bindgen.js")
 
 # The page for a crate without one: the dev server and the bundle both start from it. The app
 # writes into `app` (`env.dom_set_text`); its `start` export runs once it has loaded, and its

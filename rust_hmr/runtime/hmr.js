@@ -14,6 +14,12 @@
 // {id, functions}) comes before a patch is applied, `rust-hmr:css` (detail: {path}) after a
 // stylesheet was swapped in place.
 //
+// A wasm-bindgen app comes with its glue (config.glue: the entry module, built from descriptions
+// by bindgen.js): the main module's `__wbindgen_placeholder__` imports are the glue's, and so
+// are every patch's, by the same names, so the object heap and the closures are shared. A patch
+// that brings bindings the glue lacks carries their descriptions (`bindgen`): the glue takes
+// them before the patch is instantiated. `__hmr.glue` is the glue, its `api` the app's exports.
+//
 // Imports the runtime gives the app, in module `env` (the page's own take precedence):
 //   log(ptr, len)                          console.log of UTF-8 text in the app's memory
 //   dom_set_text(id_ptr, id_len, ptr, len) textContent of the element with that id
@@ -36,6 +42,8 @@ const hmr = (globalThis.__hmr = {
   loadedAt: Date.now(),
 });
 let main = null; // the main module's instance
+let glue = null; // a wasm-bindgen app's glue
+const PLACEHOLDER = "__wbindgen_placeholder__";
 let updates = Promise.resolve(); // patches are applied one after another, in order
 let reloading = false;
 let appStarted = false; // the app's start ran: patches from now on are live ones
@@ -79,15 +87,23 @@ const appImports = new Proxy(provided, {
 });
 
 async function instantiateMain(url) {
+  if (config.glue) {
+    glue = (await import(config.glue)).glue;
+    provided[PLACEHOLDER] = glue.imports; // the live table of adapters: patches add to it
+    hmr.glue = glue;
+  }
   const response = await fetch(url);
   if (!response.ok) throw new StaleBuild(`${url}: ${response.status}`);
+  let result;
   try {
-    return (await WebAssembly.instantiateStreaming(response.clone(), appImports)).instance;
+    result = await WebAssembly.instantiateStreaming(response.clone(), appImports);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     // Served without Content-Type application/wasm: instantiate from the bytes.
-    return (await WebAssembly.instantiate(await response.arrayBuffer(), appImports)).instance;
+    result = await WebAssembly.instantiate(await response.arrayBuffer(), appImports);
   }
+  glue?.attach(result.instance, result.module);
+  return result.instance;
 }
 
 class StaleBuild extends Error {}
@@ -115,7 +131,7 @@ function patchImports(module, id) {
   return imports;
 }
 
-async function applyPatch({ id, url, functions }) {
+async function applyPatch({ id, url, functions, bindgen }) {
   if (id <= hmr.patch) return; // sent again after a reconnect
   if (id !== hmr.patch + 1) throw new Error(`patch ${id} came before patch ${hmr.patch + 1}`);
   const start = performance.now();
@@ -125,6 +141,10 @@ async function applyPatch({ id, url, functions }) {
   const module = await WebAssembly.compile(await response.arrayBuffer());
   if (appStarted) {
     dispatchEvent(new CustomEvent("rust-hmr:before-patch", { detail: { id, functions } }));
+  }
+  if (bindgen) {
+    if (!glue) throw new Error(`patch ${id} brings wasm-bindgen imports, but the app has no glue`);
+    glue.add(bindgen); // its new imports and closure types, before anything can call them
   }
   await WebAssembly.instantiate(module, patchImports(module, id));
   const ms = performance.now() - start;
@@ -258,7 +278,8 @@ async function start() {
     globalThis.app = guardExports(main.exports); // each call reports a trap
     for (const patch of config.patches) await queuePatch(patch);
     if (reloading) return;
-    if (typeof main.exports.start === "function") globalThis.app.start();
+    const startName = glue ? glue.startName : "start"; // #[wasm_bindgen(start)], or `start`
+    if (startName && typeof main.exports[startName] === "function") globalThis.app[startName]();
     appStarted = true;
     dispatchEvent(new CustomEvent("app-ready", { detail: main.exports }));
   } else {

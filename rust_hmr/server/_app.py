@@ -7,6 +7,7 @@ Routes (GET and HEAD, and one POST; nothing else is served):
     /_hmr/runtime/<file>             hmr.js, overlay.js
     /_hmr/<build>/<crate>.wasm       the prepared main module of build <build>
     /_hmr/<build>/patches/<n>.wasm   patch <n> of that build
+    /_hmr/<build>/glue/<path>        a wasm-bindgen app's glue: app.js and its snippets
     /<path>                          a file of the crate's static directory
 
     POST /_hmr/trap                  a page's trap: its backtrace symbolicated (`_traps`)
@@ -28,8 +29,9 @@ import contextlib
 import ipaddress
 import mimetypes
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Middleware
@@ -116,6 +118,7 @@ class DevServer:
         app.router.add_post(SOCKET_PATH + "/trap", self._trap)
         app.router.add_get(SOCKET_PATH + f"/{_BUILD}/patches/{{id:[0-9]{{1,9}}}}.wasm",
                            self._patch)
+        app.router.add_get(SOCKET_PATH + f"/{_BUILD}/glue/{{path:.+}}", self._glue)
         app.router.add_get(SOCKET_PATH + f"/{_BUILD}/{{name}}", self._module)
         app.router.add_get("/{path:.*}", self._static)
         app.on_shutdown.append(self._close_pages)
@@ -163,14 +166,17 @@ class DevServer:
 
     # What the server publishes
 
-    def publish_build(self, module: bytes, reason: str, crate: str | None = None) -> None:
-        """A new main module (of `crate`: cargo's name for it); connected pages reload."""
+    def publish_build(self, module: bytes, reason: str, crate: str | None = None,
+                      glue: dict[str, bytes] | None = None) -> None:
+        """A new main module (of `crate`: cargo's name for it; `glue`: a wasm-bindgen app's
+        glue files); connected pages reload."""
         self._spool.clear()
-        self._send(self.state.publish_build(module, reason, crate))
+        self._send(self.state.publish_build(module, reason, crate, glue))
 
     def publish_patch(self, patch_id: int, module: bytes, ms: int,
-                      functions: tuple[str, ...] = ()) -> None:
-        self._send(self.state.publish_patch(patch_id, module, ms, functions))
+                      functions: tuple[str, ...] = (),
+                      bindgen: dict[str, Any] | None = None) -> None:
+        self._send(self.state.publish_patch(patch_id, module, ms, functions, bindgen))
 
     def publish_error(self, message: str, diagnostics: str) -> None:
         self._send(self.state.publish_error(message, diagnostics))
@@ -227,9 +233,11 @@ class DevServer:
             "crate": state.crate,
             "build": state.build,
             "module": state.module_url() if state.build else None,
-            "patches": [asdict(state.patch_message(p)) for p in state.patches],
+            "patches": [protocol.as_json(state.patch_message(p)) for p in state.patches],
             "socket": SOCKET_PATH,
         }
+        if state.build and state.glue:
+            config["glue"] = state.glue_url()  # a wasm-bindgen app: the page loads its glue
         return web.Response(text=render_page(template, config), content_type="text/html",
                             headers=_NO_STORE)
 
@@ -307,6 +315,14 @@ class DevServer:
                 or request.match_info["name"] != f"{state.crate}.wasm"):
             raise web.HTTPNotFound(text="no such build (the app was rebuilt: reload)\n")
         return _wasm(self._spool.file(f"{state.build}/{state.crate}.wasm", state.module))
+
+    async def _glue(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        data = self.state.glue.get(path) if request.match_info["build"] == self.state.build \
+            else None
+        if data is None:
+            raise web.HTTPNotFound(text="no such glue file\n")
+        return web.Response(body=data, content_type="text/javascript", headers=_IMMUTABLE)
 
     async def _patch(self, request: web.Request) -> web.StreamResponse:
         build, patch_id = request.match_info["build"], int(request.match_info["id"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import blake3
 
@@ -31,6 +32,7 @@ class PublishedPatch:
     module: bytes
     ms: int
     functions: tuple[str, ...]
+    bindgen: dict[str, Any] | None = None  # descriptions of the wasm-bindgen imports it brings
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class DevState:
     module: bytes = b""
     patches: list[PublishedPatch] = field(default_factory=list)
     error: protocol.Error | None = None
+    glue: dict[str, bytes] = field(default_factory=dict)  # a wasm-bindgen app's glue files
 
     @property
     def last_patch(self) -> int:
@@ -73,30 +76,37 @@ class DevState:
     def patch_url(self, patch_id: int) -> str:
         return f"/_hmr/{self.build}/patches/{patch_id}.wasm"
 
+    def glue_url(self) -> str | None:
+        """The glue's entry module, for a wasm-bindgen app."""
+        return f"/_hmr/{self.build}/glue/app.js" if self.glue else None
+
     def patch_message(self, patch: PublishedPatch) -> protocol.PatchReady:
-        return protocol.PatchReady(patch.id, self.patch_url(patch.id), patch.ms, patch.functions)
+        return protocol.PatchReady(patch.id, self.patch_url(patch.id), patch.ms, patch.functions,
+                                   patch.bindgen)
 
     # Changes
 
-    def publish_build(self, module: bytes, reason: str,
-                      crate: str | None = None) -> list[protocol.Message]:
-        """A new main module (of `crate`, if its name changed): pages load it again."""
+    def publish_build(self, module: bytes, reason: str, crate: str | None = None,
+                      glue: dict[str, bytes] | None = None) -> list[protocol.Message]:
+        """A new main module (of `crate`, if its name changed; `glue`: its wasm-bindgen glue
+        files by path): pages load it again."""
         self.crate = crate or self.crate
+        self.glue = dict(glue or {})
         self.build = build_id(module)
         self.module = module
         self.patches = []
         self.error = None
         return [protocol.FullReload(reason)]
 
-    def publish_patch(self, patch_id: int, module: bytes, ms: int,
-                      functions: tuple[str, ...]) -> list[protocol.Message]:
+    def publish_patch(self, patch_id: int, module: bytes, ms: int, functions: tuple[str, ...],
+                      bindgen: dict[str, Any] | None = None) -> list[protocol.Message]:
         """Patch `patch_id` of the current build (ids follow each other from 1)."""
         if self.build is None:
             raise ValueError("no build to patch")
         if patch_id != self.last_patch + 1:
             raise ValueError(f"patch {patch_id} does not follow patch {self.last_patch}")
         messages = self.publish_ok()
-        patch = PublishedPatch(patch_id, module, ms, functions)
+        patch = PublishedPatch(patch_id, module, ms, functions, bindgen)
         self.patches.append(patch)
         return [*messages, self.patch_message(patch)]
 

@@ -1,7 +1,10 @@
 """The dev server's wire format: every message it sends to a page, one JSON object a frame.
 
     hello        {build, patch}                  on connect: the server's build and last patch
-    patch        {id, url, ms, functions}        instantiate the module at `url` to apply it
+    patch        {id, url, ms, functions, bindgen}  instantiate the module at `url` to apply it;
+                                                 `bindgen`: descriptions of the wasm-bindgen
+                                                 imports and closure types it brings (the
+                                                 page's glue takes them first), or null
     full-reload  {reason}                        the page must load again; `reason` is logged
     error        {message, diagnostics}          a compile error: show it, keep the old code
     ok           {}                              the error is fixed (a patch may follow)
@@ -24,8 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeAlias, assert_never
 
 __all__ = ["Error", "FullReload", "Hello", "Message", "Ok", "PatchReady", "ProtocolError",
-           "StyleChanged", "TrapAnswer", "TrapReport", "decode", "decode_trap", "describe",
-           "encode", "encode_answer"]
+           "StyleChanged", "TrapAnswer", "TrapReport", "as_json", "decode", "decode_trap",
+           "describe", "encode", "encode_answer"]
 
 
 class ProtocolError(ValueError):
@@ -49,6 +52,7 @@ class PatchReady:
     url: str
     ms: int
     functions: tuple[str, ...] = ()
+    bindgen: dict[str, Any] | None = None
     type: Literal["patch"] = field(default="patch", init=False)
 
 
@@ -93,13 +97,21 @@ _BY_TYPE: dict[str, type[Message]] = {cls.type: cls for cls in (Hello, PatchRead
 _KINDS: dict[str, tuple[type, ...]] = {
     "build": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
     "functions": (list,), "reason": (str,), "message": (str,), "diagnostics": (str,),
-    "path": (str,), "version": (int,),
+    "path": (str,), "version": (int,), "bindgen": (dict, type(None)),
 }  # fmt: skip
+
+
+_OPTIONAL = {"bindgen"}  # left out of the wire when None
+
+
+def as_json(message: Message) -> dict[str, Any]:
+    """The JSON object of a message, as a dict."""
+    return {k: v for k, v in asdict(message).items() if not (k in _OPTIONAL and v is None)}
 
 
 def encode(message: Message) -> str:
     """The JSON text of a message."""
-    return json.dumps(asdict(message), separators=(",", ":"))
+    return json.dumps(as_json(message), separators=(",", ":"))
 
 
 def decode(text: str | bytes) -> Message:
@@ -115,10 +127,10 @@ def decode(text: str | bytes) -> Message:
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
     names = {f.name for f in fields(cls) if f.init}
-    if set(data) - {"type"} != names:
+    if not names - _OPTIONAL <= set(data) - {"type"} <= names:
         raise ProtocolError(f"a {cls.type} message has {sorted(names)}, got {sorted(data)}")
     values: dict[str, Any] = {}
-    for name in names:
+    for name in names & set(data):
         value: Any = data[name]
         if not isinstance(value, _KINDS[name]) or isinstance(value, bool):
             raise ProtocolError(f"{cls.type}.{name}: unexpected {type(value).__name__}")
