@@ -57,15 +57,23 @@ def parse_size(text: str | int) -> int:
     return int(float(match[1]) * scale)
 
 
-def _parse_bool(value: Any) -> bool:
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _boolean(value: Any) -> bool | None:
+    """True or False for the words of either (a TOML boolean too), else None."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _parse_bool(value: Any) -> bool:
+    answer = _boolean(value)
+    if answer is None:
+        raise ValueError(f"expected true or false, got {value!r}")
+    return answer
 
 
 def _parse_int(value: Any) -> int:
@@ -117,14 +125,11 @@ def _parse_url(value: Any) -> str:
 
 def _parse_wasm_opt(value: Any) -> str:
     """wasm-opt's arguments, or "" for off: `true` is "-O", `false`/"off" is ""."""
-    if isinstance(value, bool):
-        return "-O" if value else ""
+    answer = _boolean(value)
+    if answer is not None:
+        return "-O" if answer else ""
     text = str(value).strip()
-    if text.lower() in ("false", "off", "no", "0", "none", ""):
-        return ""
-    if text.lower() in ("true", "on", "yes", "1"):
-        return "-O"
-    return text
+    return "" if text.lower() == "none" else text
 
 
 def _parse_strip(value: Any) -> str:

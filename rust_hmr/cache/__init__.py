@@ -39,6 +39,7 @@ one run, 15 s) and the token from RUST_HMR_CACHE_TOKEN (`_artifacts.ENV_TOKEN`).
 """
 
 from rust_hmr.cache._artifacts import (
+    ENV_TOKEN,
     ArtifactCache,
     CacheStats,
     Counters,
@@ -60,6 +61,7 @@ from rust_hmr.cache._remote import HttpStore
 from rust_hmr.cache._store import Kind, MemoryStore, Store
 
 __all__ = [
+    "ENV_TOKEN",
     "ActionRecord",
     "ArtifactCache",
     "CacheError",

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["StageResult", "hash_files", "open_cache", "run_cached", "say", "write_if_changed"]
 
-TOKEN_ENV = "RUST_HMR_CACHE_TOKEN"
 LISTING = "inputs.json"
 _MISSING = "missing"  # the hash of a listed file that is not there
 # A listed input modified this close to the build's start or later may not be what it read
@@ -83,12 +82,12 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 def open_cache(crate: Crate) -> ArtifactCache:
     """The artifact cache the crate's settings name (one per process and configuration)."""
-    from rust_hmr.cache import ArtifactCache
+    from rust_hmr.cache import ENV_TOKEN, ArtifactCache
 
     settings = crate.settings
     ident = (crate.dir, settings.cache_dir, settings.cache_max_size, settings.remote_cache,
              settings.cache_read_only, settings.remote_cache_timeout,
-             settings.remote_cache_deadline, os.environ.get(TOKEN_ENV))
+             settings.remote_cache_deadline, os.environ.get(ENV_TOKEN))
     cache = _caches.get(ident)
     if cache is None:
         cache = ArtifactCache.from_settings(crate.dir, settings, log=_cache_log)
