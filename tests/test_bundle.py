@@ -73,7 +73,7 @@ def sri(data: bytes) -> str:
 
 def test_dist_holds_hashed_files_and_a_manifest_that_describes_them(bundled: Path) -> None:
     files = manifest(bundled)
-    assert set(files) == {"counter.wasm", "loader.js", "index.html", "css/site.css",
+    assert set(files) == {"counter.wasm", "loader.js", "page.js", "index.html", "css/site.css",
                           "img/logo.svg"}
     on_disk = dist_files(bundled)
     assert set(on_disk) == {str(e["file"]) for e in files.values()} | {"manifest.json"}
@@ -99,6 +99,10 @@ def test_the_page_loads_everything_by_hashed_name_with_integrity(bundled: Path) 
     assert (f'<script type="module" src="./{loader["file"]}" '
             f'integrity="{loader["integrity"]}" data-wasm="./{wasm["file"]}" '
             f'data-wasm-integrity="{wasm["integrity"]}"></script>') in page
+    page_js = files["page.js"]  # the loader imports it by its hashed name, integrity checked
+    assert f'"./{page_js["file"]}"' in (bundled / "dist" / str(loader["file"])).read_text()
+    imports = json.loads(page.split('<script type="importmap">')[1].split("</script>")[0])
+    assert imports == {"integrity": {f'./{page_js["file"]}': page_js["integrity"]}}
     assert "preload" not in page  # browsers ignore integrity on a preload, and warn
     assert (f'<link rel="stylesheet" href="./{css["file"]}" integrity="{css["integrity"]}">'
             in page)

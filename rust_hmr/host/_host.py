@@ -28,8 +28,12 @@ from rust_hmr.host._imports import (
 from rust_hmr.host._module_cache import CompiledModule, default_cache_dir, engine, load_module
 
 AFTER_PATCH = "rust_hmr_after_patch"  # the app's export run after each patch
-LOG_TYPE = "(func (param i32 i32))"
-DOM_SET_TEXT_TYPE = "(func (param i32 i32 i32 i32))"
+# The page interface, as the browser runtime gives it (runtime/page.js): import name -> its
+# type, and the Host method that answers it.
+PAGE_IMPORTS = {
+    "log": ("(func (param i32 i32))", "_log"),
+    "dom_set_text": ("(func (param i32 i32 i32 i32))", "_dom_set_text"),
+}
 _LOGGED_IN_TRAP = 5  # log lines a HostTrap quotes: a Rust panic's message arrives as one
 _HINT = "give it in Host(..., imports={module: {name: value}}), or pass missing='trap'"
 
@@ -340,15 +344,11 @@ class Host:
         if isinstance(ty, wasmtime.TableType):
             self.table = self.table or wasmtime.Table(self.store, ty, None)
             return self.table
-        if (module, name) == ("env", "log"):
-            if describe(ty) != LOG_TYPE:
-                raise HostError(f"env.log is {describe(ty)}; the host provides {LOG_TYPE}")
-            return self._log
-        if (module, name) == ("env", "dom_set_text"):
-            if describe(ty) != DOM_SET_TEXT_TYPE:
-                raise HostError(f"env.dom_set_text is {describe(ty)}; the host provides "
-                                f"{DOM_SET_TEXT_TYPE}")
-            return self._dom_set_text
+        if module == "env" and name in PAGE_IMPORTS:
+            wanted, method = PAGE_IMPORTS[name]
+            if describe(ty) != wanted:
+                raise HostError(f"env.{name} is {describe(ty)}; the host provides {wanted}")
+            return getattr(self, method)  # type: ignore[no-any-return]
         return None
 
     def _resolve_linked(self, module: str, name: str, ty: ExternType) -> ImportValue | None:

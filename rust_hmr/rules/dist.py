@@ -3,6 +3,8 @@
     dist/
       index.html                   the page (the crate's static/index.html as template, if any)
       loader.<blake3>.js           fetches the wasm (integrity checked), instantiates it
+                                   (rust_hmr/runtime/loader.js, importing page.<blake3>.js)
+      page.<blake3>.js             the page interface, the same as the dev runtime's (page.js)
       <crate>.<blake3>.wasm
       <asset>.<blake3>.<ext>       each file of static/, under its own directories
       manifest.json                each file: name, file, size, blake3, integrity
@@ -40,74 +42,18 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from rust_hmr.rules.stage import write_if_changed
-from rust_hmr.runtime import DEFAULT_PAGE
+from rust_hmr.runtime import DEFAULT_PAGE, runtime_file
 
 if TYPE_CHECKING:
     from rust_hmr.bindgen.served import GlueParts
 
-__all__ = ["LOADER_JS", "DistFile", "DistGlue", "DistWrite", "build_dist", "clean_dist",
+__all__ = ["DistFile", "DistGlue", "DistWrite", "build_dist", "clean_dist",
            "dist_intact", "write_dist"]
 
 HASH_DIGITS = 16
 MANIFEST = "manifest.json"
 PAGE = "index.html"
 
-LOADER_JS = """\
-// Loads the app: fetches the wasm that this script's tag names (data-wasm, checked against its
-// data-wasm-integrity hash), instantiates it and calls its `start` export, if it has one.
-// (Not a <link rel="preload">: browsers ignore `integrity` on a preload of a fetch.)
-// Imports: env.log(ptr, len) prints a UTF-8 line; env.dom_set_text(id_ptr, id_len, ptr, len)
-// sets the text of the element with that id; a page adds its own by setting
-// globalThis.wasmImports = { module: { name: function } } before this script runs.
-const tag = document.querySelector("script[data-wasm]");
-const wasmUrl = new URL(tag.dataset.wasm, location.href);
-const decoder = new TextDecoder();
-const given = globalThis.wasmImports ?? {};
-let memory = null;
-
-const env = {
-  log(ptr, len) {
-    console.log(decoder.decode(new Uint8Array(memory.buffer, ptr, len)));
-  },
-  dom_set_text(idPtr, idLen, ptr, len) {
-    const id = decoder.decode(new Uint8Array(memory.buffer, idPtr, idLen));
-    const element = document.getElementById(id);
-    if (element) element.textContent = decoder.decode(new Uint8Array(memory.buffer, ptr, len));
-  },
-  ...given.env,
-};
-
-function missing(module, name) {
-  return () => {
-    throw new Error(`the page provides no import ${module}.${name}`);
-  };
-}
-
-const imports = new Proxy({ ...given, env }, {
-  get: (modules, module) => new Proxy(modules[module] ?? {}, {
-    get: (names, name) => names[name] ?? missing(String(module), String(name)),
-  }),
-});
-
-async function instantiate() {
-  const options = { integrity: tag.dataset.wasmIntegrity };
-  try {
-    return await WebAssembly.instantiateStreaming(fetch(wasmUrl, options), imports);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    // Served without Content-Type application/wasm: instantiate from the bytes.
-    const response = await fetch(wasmUrl, options);
-    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
-  }
-}
-
-const { instance } = await instantiate();
-memory = instance.exports.memory ?? given.env?.memory;
-if (typeof instance.exports.start === "function") instance.exports.start();
-globalThis.app = instance.exports;
-dispatchEvent(new CustomEvent("app-ready", { detail: instance.exports }));
-export default instance.exports;
-"""
 
 
 @dataclass(frozen=True)
@@ -163,9 +109,14 @@ def build_dist(crate: str, wasm: bytes, assets: Mapping[str, bytes], *,
         files[name] = DistFile(name, hashed_name(name, data), data)
     module = _add(files, f"{crate}.wasm", wasm)
     if glue is None:
-        loader = _add(files, "loader.js", LOADER_JS.encode())
-        own = {loader.name, module.name}
-        head = (f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}" '
+        page_js = _add(files, "page.js", runtime_file("page.js").read_bytes())
+        loader_text = runtime_file("loader.js").read_text().replace(
+            '"./page.js"', f'"./{page_js.file}"')
+        loader = _add(files, "loader.js", loader_text.encode())
+        own = {loader.name, page_js.name, module.name}
+        integrity = {f"./{page_js.file}": page_js.integrity}
+        head = (f'<script type="importmap">{json.dumps({"integrity": integrity})}</script>\n'
+                f'<script type="module" src="./{loader.file}" integrity="{loader.integrity}" '
                 f'data-wasm="./{module.file}" data-wasm-integrity="{module.integrity}">'
                 "</script>\n")
     else:

@@ -4,6 +4,9 @@
     overlay.js  the compile-error overlay, and the trap view
     traps.js    catches the app's traps and has the dev server symbolicate them
     bindgen.js  the JS glue of wasm-bindgen apps, built from descriptions (rust_hmr.bindgen)
+    page.js     the page interface (env.log, env.dom_set_text) and the import object, shared
+                by hmr.js and the bundle's loader
+    loader.js   the bundle's loader (rust_hmr.rules.dist puts it in dist/ by hashed name)
 
 No build step and no framework: the files are ES modules any current browser runs.
 """
@@ -13,7 +16,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_PAGE", "RUNTIME_DIR", "RUNTIME_FILES", "runtime_file"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent
-RUNTIME_FILES = ("hmr.js", "overlay.js", "traps.js", "bindgen.js")
+RUNTIME_FILES = ("hmr.js", "overlay.js", "traps.js", "bindgen.js", "page.js", "loader.js")
 
 # The page for a crate without one: the dev server and the bundle both start from it. The app
 # writes into `app` (`env.dom_set_text`); its `start` export runs once it has loaded, and its

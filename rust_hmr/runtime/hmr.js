@@ -20,16 +20,15 @@
 // that brings bindings the glue lacks carries their descriptions (`bindgen`): the glue takes
 // them before the patch is instantiated. `__hmr.glue` is the glue, its `api` the app's exports.
 //
-// Imports the runtime gives the app, in module `env` (the page's own take precedence):
-//   log(ptr, len)                          console.log of UTF-8 text in the app's memory
-//   dom_set_text(id_ptr, id_len, ptr, len) textContent of the element with that id
+// Imports the runtime gives the app: the page interface in module `env` (page.js, shared with
+// the production loader; the page's own take precedence).
 import { clearBuilding, clearOverlay, showBuilding, showOverlay } from "./overlay.js";
+import { importObject, pageEnv } from "./page.js";
 import { guardExports, noteLog, watchTraps } from "./traps.js";
 
 const config = JSON.parse(document.getElementById("rust-hmr-config").textContent);
 watchTraps(config); // a trap shows in the overlay, its Rust backtrace symbolicated
 const given = globalThis.wasmImports ?? {};
-const decoder = new TextDecoder();
 const RELOAD_KEY = "rust-hmr:reload";
 const AFTER_PATCH = "rust_hmr_after_patch"; // the app's export run after each patch
 const MAX_BACKOFF_MS = 5000;
@@ -53,38 +52,17 @@ function memory() {
   return main?.exports.memory ?? given.env?.memory;
 }
 
-function text(ptr, len) {
-  return decoder.decode(new Uint8Array(memory().buffer, ptr >>> 0, len >>> 0));
-}
-
 const env = {
-  log(ptr, len) {
-    const line = text(ptr, len);
+  ...pageEnv(memory, (line) => {
     noteLog(line); // a panic hook's message, should a trap follow
     console.log(line);
-  },
-  dom_set_text(idPtr, idLen, ptr, len) {
-    const id = text(idPtr, idLen);
-    const element = document.getElementById(id);
-    if (element) element.textContent = text(ptr, len);
-    else console.warn(`[hmr] dom_set_text: the page has no element with id "${id}"`);
-  },
+  }),
   ...given.env,
 };
 
-function missing(module, name) {
-  return () => {
-    throw new Error(`the page provides no import ${module}.${name}`);
-  };
-}
-
 // The main module's import object: each name is looked up when the module asks for it.
 const provided = { ...given, env };
-const appImports = new Proxy(provided, {
-  get: (modules, module) => new Proxy(modules[module] ?? {}, {
-    get: (names, name) => names[name] ?? missing(String(module), String(name)),
-  }),
-});
+const appImports = importObject(provided);
 
 async function instantiateMain(url) {
   if (config.glue) {
