@@ -1,4 +1,4 @@
-"""Where each data symbol of the dirty objects lives in the patched app.
+"""The data pass (`run`): where each data symbol of the dirty objects lives in the patched app.
 
 - Writable data that the main module has (statics with interior mutability, `static mut`,
   thread-locals; local symbols included) resolves to the main module's address: state is kept.
@@ -44,9 +44,21 @@ class PlacedSegment:
 
 @dataclass
 class DataLayout:
-    addresses: dict[tuple[int, int], int]  # (object, symbol index) -> address
+    """The pass's output. `addresses`: (object, symbol index) -> address of every data symbol
+    the objects define or use; `segments`: those whose bytes the patch writes (a static the app
+    already has is not written: its value lives on); `placed_bytes`: how much of the reserved
+    memory this patch took."""
+
+    addresses: dict[tuple[int, int], int]
     segments: list[PlacedSegment]
     placed_bytes: int
+
+
+def run(views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> DataLayout:
+    """The data pass: where each data symbol of `views` lives, by the rules above. New
+    placements go into `ledger` (the caller works on a copy, to drop them if the patch is
+    refused); PatchRefused says why a static can't be kept."""
+    return DataResolver(views, symbols, ledger).layout()
 
 
 def _segment_symbols(view: ObjectView) -> dict[int, list[tuple[int, Symbol]]]:
@@ -58,6 +70,9 @@ def _segment_symbols(view: ObjectView) -> dict[int, list[tuple[int, Symbol]]]:
 
 
 class DataResolver:
+    """One run of the data pass (`run`): the main module's data symbols by name, and the
+    ledger that places what is new."""
+
     def __init__(self, views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> None:
         self.views = views
         self.ledger = ledger
@@ -82,7 +97,7 @@ class DataResolver:
         before = self.ledger.memory_used
         for o, view in enumerate(self.views):
             for seg_index, members in sorted(_segment_symbols(view).items()):
-                address, emit = self._place_segment(view, seg_index, members)
+                address, emit = self._place_segment(view, seg_index, [s for _, s in members])
                 for sym_index, sym in members:
                     addresses[(o, sym_index)] = address + (sym.offset or 0)
                 if emit:
@@ -91,39 +106,57 @@ class DataResolver:
         return DataLayout(addresses, placed, self.ledger.memory_used - before)
 
     def _place_segment(self, view: ObjectView, seg_index: int,
-                       members: list[tuple[int, Symbol]]) -> tuple[int, bool]:
+                       members: list[Symbol]) -> tuple[int, bool]:
         """The segment's address, and whether the patch must write its bytes."""
         info = view.linking.segments[seg_index]
         size = len(view.segments[seg_index].data) if seg_index < len(view.segments) else 0
-        read_only = info.name.startswith(_READ_ONLY)
-        named = [(s, self._existing(s.name or "")) for _, s in members]
-        if not read_only:
-            found = [(s, e) for s, e in named if e is not None]
-            if found:
-                bases = set()
-                for sym, (address, old_size) in found:
-                    if old_size != (sym.size or 0):
-                        raise PatchRefused(
-                            f"static {_path(sym.name or '')} changed size "
-                            f"from {old_size} to {sym.size} bytes: the value it holds can't be "
-                            "kept")
-                    bases.add(address - (sym.offset or 0))
-                if len(bases) != 1 or len(found) != len(named):
-                    raise PatchRefused(f"data segment {info.name} changed its layout")
-                return bases.pop(), False
-        elif len(named) == 1 and named[0][1] is not None:
-            sym, (address, old_size) = named[0]
-            if old_size == (sym.size or 0) == size and (sym.offset or 0) == 0:
-                return address, True  # same-size constant: rewrite it where everyone reads it
-        if not read_only:
-            self._refuse_retyped(s for s, _ in named)
+        if info.name.startswith(_READ_ONLY):
+            address = self._same_constant(members, size)
+            if address is None:
+                address = self.ledger.place(size, 1 << info.alignment, info.name)
+            return address, True
+        kept = self._kept_static(info.name, members)
+        if kept is not None:
+            return kept, False
+        self._refuse_retyped(members)
         address = self.ledger.place(size, 1 << info.alignment, info.name)
-        if not read_only:
-            for sym in (s for s, _ in named):
-                if sym.name and not is_anonymous(sym.name):
-                    self.ledger.statics[sym.name] = (address + (sym.offset or 0), sym.size or 0)
+        for sym in members:
+            if sym.name and not is_anonymous(sym.name):
+                self.ledger.statics[sym.name] = (address + (sym.offset or 0), sym.size or 0)
         zero_fill = info.name.startswith(".bss")  # reserved pages are still zero: skip writing
         return address, not zero_fill
+
+    def _same_constant(self, members: list[Symbol], size: int) -> int | None:
+        """The app's address of a read-only segment that is one named constant the app has at
+        the same size: the patch rewrites it where everyone reads it."""
+        if len(members) != 1:
+            return None
+        sym = members[0]
+        existing = self._existing(sym.name or "")
+        if existing is None:
+            return None
+        address, old_size = existing
+        if old_size == (sym.size or 0) == size and (sym.offset or 0) == 0:
+            return address
+        return None
+
+    def _kept_static(self, segment: str, members: list[Symbol]) -> int | None:
+        """The app's address of a writable segment whose statics the app already has (their
+        values are kept), or None when it has none of them. Refused when a size changed or
+        only some of them, or not at one base, are there."""
+        found = [(sym, e) for sym in members if (e := self._existing(sym.name or "")) is not None]
+        if not found:
+            return None
+        bases = set()
+        for sym, (address, old_size) in found:
+            if old_size != (sym.size or 0):
+                raise PatchRefused(
+                    f"static {_path(sym.name or '')} changed size "
+                    f"from {old_size} to {sym.size} bytes: the value it holds can't be kept")
+            bases.add(address - (sym.offset or 0))
+        if len(bases) != 1 or len(found) != len(members):
+            raise PatchRefused(f"data segment {segment} changed its layout")
+        return bases.pop()
 
     def _refuse_retyped(self, symbols: Iterable[Symbol]) -> None:
         """A "new" static whose path the main module already has is the old one with another

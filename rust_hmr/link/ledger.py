@@ -4,6 +4,9 @@ A static added during the session keeps its address (and so its value) in every 
 and a function that a patch introduced keeps its table slot, through which every later patch
 calls it. The ledger also knows
 which code is live for each codegen unit, so the next rebuild sends only what differs.
+
+Placement has two entry points, both refusing the patch once the room is used up: `place`
+(bytes in the reserved memory pages) and `new_slot` (a spare table slot).
 """
 
 from dataclasses import asdict, dataclass, field
@@ -14,6 +17,11 @@ import msgpack
 from rust_hmr.atomic import write_atomic
 from rust_hmr.link.records import PatchRefused
 from rust_hmr.prepare.symbol_map import Reserved
+
+
+def align_up(address: int, alignment: int) -> int:
+    """The first multiple of `alignment` at or after `address`."""
+    return -(-address // alignment) * alignment
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Ledger:
     def place(self, size: int, alignment: int, what: str) -> int:
         """An address for `size` new bytes aligned to `alignment` in the reserved pages."""
         start = self.reserved.memory_start
-        address = -(-(start + self.memory_used) // alignment) * alignment
+        address = align_up(start + self.memory_used, alignment)
         end = address + size
         if end > start + self.reserved.memory_size:
             raise PatchRefused(
@@ -50,6 +58,7 @@ class Ledger:
         return address
 
     def new_slot(self, what: str) -> int:
+        """The next spare table slot; slots are handed out in order and never given back."""
         if self.slots_used >= self.reserved.table_size:
             raise PatchRefused(
                 f"the spare table slots for patches are used up ({self.reserved.table_size:,}) "

@@ -14,8 +14,8 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rust_hmr.link import relocate
-from rust_hmr.link.data import DataLayout, DataResolver
+from rust_hmr.link import data, relocate
+from rust_hmr.link.data import DataLayout
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.records import PatchRefused
@@ -376,7 +376,7 @@ class PatchLinker:
     def link(self) -> LinkedPatch:
         self._index_functions()
         self._index_globals()
-        layout = DataResolver(self.views, self.symbols, self.ledger).layout()
+        layout = data.run(self.views, self.symbols, self.ledger)
         written = self._slot_writes()
         bodies = []
         for o, view in enumerate(self.views):
@@ -386,10 +386,10 @@ class PatchLinker:
                 start = body.offset - view.code_base
                 end = start + len(body.data)
                 mine = relocs[bisect_left(offsets, start):bisect_left(offsets, end)]
-                buf = bytearray(body.data)
-                relocate.apply(buf, start, mine, lambda r, o=o, b=buf, s=start: self.value(
-                    o, r, layout, call=b[r.offset - s - 1] == _CALL))
-                bodies.append(FunctionBody(0, bytes(buf)))
+                code = body.data
+                bodies.append(FunctionBody(0, relocate.run(
+                    code, start, mine, lambda r, o=o, c=code, s=start: self.value(
+                        o, r, layout, call=c[r.offset - s - 1] == _CALL))))
         segments = self._data_segments(layout)
         functions = [self.type_id(view, t) for view in self.views for t in view.defined]
         functions += [tid for tid, _ in self.trampoline_bodies]
@@ -409,9 +409,9 @@ class PatchLinker:
             start = seg.data_offset - view.data_base
             end = start + len(seg.data)
             mine = [r for r in view.data_relocs if start <= r.offset < end]
-            buf = bytearray(seg.data)
-            relocate.apply(buf, start, mine, lambda r, o=placed.obj: self.value(o, r, layout))
-            out.append(DataSegment(0, 0, ConstExpr.i32(placed.address), bytes(buf)))
+            relocated = relocate.run(seg.data, start, mine,
+                                     lambda r, o=placed.obj: self.value(o, r, layout))
+            out.append(DataSegment(0, 0, ConstExpr.i32(placed.address), relocated))
         return out
 
     def _elements(self) -> list[ElementSegment]:

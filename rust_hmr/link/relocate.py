@@ -1,10 +1,18 @@
-"""Writing relocated values into code and data bytes: one encoder per value shape."""
+"""The relocation pass: relocated values written into a code body's or data segment's bytes.
 
-from collections.abc import Callable
+`run` takes the bytes as the object has them and returns them with every relocation site
+rewritten; what value a site gets is the caller's (`value_of`), how it is encoded is this
+module's: one encoder per value shape, padded to the width the object left for it.
+"""
+
+from collections.abc import Callable, Iterable
 
 from rust_hmr.link.records import PatchRefused
 from rust_hmr.wasm.leb128 import encode_signed, encode_unsigned
 from rust_hmr.wasm.sections.reloc import Relocation, RelocType
+
+ValueOf = Callable[[Relocation], int]
+"""The value a relocation site gets (an index, a table slot, an address plus addend)."""
 
 _ENCODERS: dict[str, Callable[[int], bytes]] = {
     "LEB": lambda v: encode_unsigned(v, 5),
@@ -17,16 +25,19 @@ _ENCODERS: dict[str, Callable[[int], bytes]] = {
 
 
 def encode_value(rtype: RelocType, value: int) -> bytes:
+    """`value` as a site of `rtype` holds it: padded LEB128 (5 or 10 bytes) or little endian."""
     return _ENCODERS[rtype.name.rsplit("_", 1)[1]](value)
 
 
-def apply(buf: bytearray, base: int, relocs: list[Relocation],
-          value_of: Callable[[Relocation], int]) -> None:
-    """Write each relocation's value into `buf`, whose first byte sits at offset `base` of the
-    section the relocation offsets count from."""
+def run(data: bytes, base: int, relocs: Iterable[Relocation], value_of: ValueOf) -> bytes:
+    """`data` with each relocation's value written in. `data`'s first byte sits at offset
+    `base` of the section the relocation offsets count from; a relocation whose site is not
+    wholly inside `data` is refused."""
+    buf = bytearray(data)
     for rel in relocs:
         at = rel.offset - base
-        data = encode_value(rel.type, value_of(rel))
-        if at < 0 or at + len(data) > len(buf):
+        encoded = encode_value(rel.type, value_of(rel))
+        if at < 0 or at + len(encoded) > len(buf):
             raise PatchRefused(f"relocation at offset {rel.offset} lies outside its body")
-        buf[at : at + len(data)] = data
+        buf[at : at + len(encoded)] = encoded
+    return bytes(buf)
