@@ -6,6 +6,10 @@ methods moves the entries, and new code calling method k through an old table wo
 another method (or trap on a type mismatch). A vtable is a read-only data segment whose first
 word points to `drop_in_place::<T>`, then size and alignment, then one function per method;
 the object's data relocations name each entry.
+
+Names are compared without their hashes, so one key may name several tables: the closures of
+one function are all `f::{{closure}}`, the `Fn` ones with three methods and the `FnMut` ones
+with two. A new table is refused only when no old table of its key has its methods.
 """
 
 import re
@@ -35,9 +39,9 @@ def _trait_and_method(path: str) -> tuple[str, str]:
 VtableKey = tuple[str, frozenset[str]]  # the dropped type's glue, the traits of the methods
 
 
-def vtables(view: ObjectView) -> dict[VtableKey, tuple[str, ...]]:
-    """Each vtable of the object: (drop glue, traits) -> its methods' names in table order."""
-    out: dict[VtableKey, tuple[str, ...]] = {}
+def vtables(view: ObjectView) -> dict[VtableKey, set[tuple[str, ...]]]:
+    """The vtables of the object: (drop glue, traits) -> their methods' names in table order."""
+    out: dict[VtableKey, set[tuple[str, ...]]] = {}
     relocs = sorted((r for r in view.data_relocs if r.type is RelocType.TABLE_INDEX_I32),
                     key=lambda r: r.offset)
     offsets = [r.offset for r in relocs]
@@ -55,18 +59,23 @@ def vtables(view: ObjectView) -> dict[VtableKey, tuple[str, ...]]:
             continue
         methods = [entries.get(at, "") for at in range(_HEADER, size, _WORD)]
         split = [_trait_and_method(m) for m in methods if m]
-        out[(drop, frozenset(t for t, _ in split))] = tuple(m for _, m in split)
+        out.setdefault((drop, frozenset(t for t, _ in split)), set()).add(
+            tuple(m for _, m in split))
     return out
 
 
 def refuse_moved_methods(old: Iterable[ObjectView], new: Iterable[ObjectView]) -> None:
-    before: dict[VtableKey, tuple[str, ...]] = {}
+    before: dict[VtableKey, set[tuple[str, ...]]] = {}
     for view in old:
-        before.update(vtables(view))
+        for key, tables in vtables(view).items():
+            before.setdefault(key, set()).update(tables)
     for view in new:
-        for key, methods in vtables(view).items():
-            was = before.get(key)
-            if was is not None and was != methods:
+        for key, tables in vtables(view).items():
+            was_tables = before.get(key)
+            for methods in tables:
+                if was_tables is None or methods in was_tables:
+                    continue
+                was = min(was_tables)
                 glue, traits = key
                 target = glue.removeprefix(f"{_DROP}<").removesuffix(">")
                 raise PatchRefused(

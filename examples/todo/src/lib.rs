@@ -18,3 +18,12 @@ pub fn start() -> Result<(), JsValue> {
     view::mount()?;
     view::render()
 }
+
+/// Runs after each hot patch, in its newest version: the list renders again, so an edit of the
+/// view shows at once, with the items kept.
+#[no_mangle]
+pub extern "C" fn rust_hmr_after_patch() {
+    if let Err(error) = view::render() {
+        wasm_bindgen::throw_val(error);
+    }
+}
