@@ -39,6 +39,7 @@ from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
     SymbolMap,
+    hot_names,
     prepare_module,
 )
 from rust_hmr.shim import (
@@ -359,9 +360,11 @@ class Project:
         module_path = self.module_path(crate)
         if (stamp.exists() and stamp.read_text() == key and module_path.exists()
                 and self.symbols_path.exists()):
-            return SymbolMap.load(self.symbols_path)
-        hot = {name for obj in manifest.objects
-               for name in defined_function_names(Path(obj.stored))}
+            try:
+                return SymbolMap.load(self.symbols_path)
+            except ValueError:  # written by an older rust-hmr (another format): prepare again
+                pass
+        hot = hot_names(Path(obj.stored) for obj in manifest.objects)
         prepared = prepare_module(data, hot, reserve_pages=self.reserve_pages,
                                   spare_slots=self.spare_slots)
         _write_atomic(module_path, prepared.data)

@@ -13,7 +13,6 @@ import wasmtime
 from rust_hmr import Build, CompileError, Project
 from rust_hmr.host import Host
 from rust_hmr.prepare import SymbolMap
-from rust_hmr.prepare.symbols import require_linking
 from rust_hmr.shim import LinkManifest
 from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.reader import Reader
@@ -85,7 +84,7 @@ def test_every_direct_call_of_a_hot_function_goes_through_its_trampoline(
     counter_build: Build,
 ) -> None:
     linked = parse(counter_build.linked_path.read_bytes())
-    linking = require_linking(linked)
+    linking = linked.decoded("linking")
     prepared_code = parse(counter_build.module_path.read_bytes()).get("code")
     assert prepared_code is not None
     by_index = {f.index: f for f in counter_build.symbols.functions}

@@ -28,9 +28,28 @@ MAX_ENTRIES = 16  # per cache dir; the least recently used files go first
 _FORMAT = b"rust-hmr compiled module 1\n"
 _DIGEST_SIZE = 32
 
+ENV_COMPILE_MODE = "RUST_HMR_COMPILE"
+# The engine's Config for each compile mode. "optimized" is Cranelift's default (opt level
+# "speed"); "fast" skips Cranelift's optimizations: the module compiles sooner and runs slower.
+COMPILE_MODES: dict[str, dict[str, object]] = {
+    "optimized": {},
+    "fast": {"cranelift_opt_level": "none"},
+}
+DEFAULT_COMPILE_MODE = "optimized"
+
+
+def compile_mode() -> str:
+    """The mode `RUST_HMR_COMPILE` asks for (read once, when the engine is made)."""
+    mode = os.environ.get(ENV_COMPILE_MODE, "") or DEFAULT_COMPILE_MODE
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"{ENV_COMPILE_MODE}={mode!r}: expected one of "
+                         f"{', '.join(COMPILE_MODES)}")
+    return mode
+
+
 # Settings applied to the shared engine's Config. They change the compiled code, so they are
 # part of every cache key: edit them here, never on the engine elsewhere.
-ENGINE_SETTINGS: dict[str, object] = {}
+ENGINE_SETTINGS: dict[str, object] = dict(COMPILE_MODES[compile_mode()])
 
 
 def _make_engine() -> wasmtime.Engine:

@@ -6,24 +6,22 @@ functions (`trampolines`), reserve memory and table room and export what patches
 the rewrite; the symbol map replaces them) and keeps the debug sections, which stay true.
 """
 
+import time
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import blake3
 
 from rust_hmr.prepare import reserve, trampolines
+from rust_hmr.prepare import symbols as found
 from rust_hmr.prepare.errors import PrepareError
 from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo, Reserved, SymbolMap
-from rust_hmr.prepare.symbols import (
-    collect_data,
-    collect_functions,
-    direct_callers,
-    function_imports,
-    require_linking,
-    stack_pointer_global,
-    table_indices,
-)
+from rust_hmr.prepare.symbols import hot_names
+from rust_hmr.wasm import scan
+from rust_hmr.wasm.leb128 import encode_unsigned
 from rust_hmr.wasm.module import RELOC_PREFIX, WasmFile, parse
+from rust_hmr.wasm.sections.name import NameKind
+from rust_hmr.wasm.writer import Writer
 
 # 64 pages = 4 MiB for data that patches add (string literals, vtables, new statics): a patch
 # of a few functions places a few KiB, so this lasts hundreds of saves; the pages cost address
@@ -41,14 +39,30 @@ __all__ = [
     "PreparedModule",
     "Reserved",
     "SymbolMap",
+    "hot_names",
     "prepare_module",
 ]
 
 
 @dataclass(frozen=True)
 class PreparedModule:
+    """The rewritten module and its symbol map; `timings` has the seconds of each step
+    ("parse", "symbols", "rewrite", "write", "symbol map")."""
+
     data: bytes
     symbols: SymbolMap
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.timings[step] = self.timings.get(step, 0.0) + now - self._last
+        self._last = now
 
 
 def prepare_module(
@@ -60,45 +74,69 @@ def prepare_module(
 ) -> PreparedModule:
     """Rewrite the linked module `data`; `hot_names` are the mangled names of the functions
     defined in the app's own crate (from its codegen-unit objects)."""
+    clock = _Clock()
     wasm = parse(data)
-    linking = require_linking(wasm)
-    functions = collect_functions(wasm, linking)
-    data_symbols = collect_data(wasm, linking)
-    stack_pointer = stack_pointer_global(linking)
-    hot_set = set(hot_names)
-    hot = [f.index for f in functions
-           if not f.imported and (f.name in hot_set or not hot_set.isdisjoint(f.names))]
+    clock.lap("parse")
+    linking = found.require_linking(wasm)
+    functions = found.read_functions(wasm, linking.symbols)
+    export_section = wasm.get("export")
+    exports = ([] if export_section is None
+               else scan.exports(export_section.payload, export_section.offset))
+    data_symbols = found.collect_data(wasm, linking, exports)
+    stack_pointer = found.stack_pointer_global(linking.symbols)
+    hot = functions.hot(set(hot_names))
     tables = wasm.decoded("table", [])
     if not tables:
         raise PrepareError("the main module has no function table (link with --export-table)")
     first_slot = tables[0].limits.minimum
-    slots_of = table_indices(wasm)  # read before the trampolines take over the entries
-    callers = direct_callers(wasm, linking)
-    imported = len(function_imports(wasm))
-    plan = trampolines.run(wasm, linking, hot, first_slot, imported)
+    slots_of = found.table_indices(wasm)  # read before the trampolines take over the entries
+    calls = found.call_relocations(wasm, linking.symbols)
+    clock.lap("symbols")
+    plan = trampolines.run(wasm, calls, exports, hot, first_slot, functions.imported)
     reserved = reserve.run(wasm, reserve_pages, first_slot + len(hot), spare_slots)
-    memory_export, table_export, sp_export = reserve.ensure_exports(wasm, stack_pointer)
-    _name_trampolines(wasm, functions, plan)
+    memory_export, table_export, sp_export = reserve.ensure_exports(wasm, exports, stack_pointer)
+    _name_trampolines(wasm, functions.names, plan)
     wasm.sections = [s for s in wasm.sections
                      if s.name != "linking" and not s.name.startswith(RELOC_PREFIX)]
+    clock.lap("rewrite")
     out = wasm.to_bytes()
-    functions = [
-        replace(f, hot=True, slot=plan[f.index].slot, trampoline=plan[f.index].index,
-                table_index=slots_of.get(f.index),
-                callers=tuple(sorted(callers.get(f.index, ()))))
-        if f.index in plan else replace(f, table_index=slots_of.get(f.index))
-        for f in functions]
-    symbols = SymbolMap(functions, data_symbols, reserved, table_export, memory_export,
-                        sp_export, module_blake3=blake3.blake3(out).hexdigest())
-    return PreparedModule(out, symbols)
+    digest = blake3.blake3(out, max_threads=blake3.blake3.AUTO).hexdigest()
+    clock.lap("write")
+    callers = found.direct_callers(wasm, calls, plan)
+    infos = found.function_infos(wasm, functions, plan, slots_of, callers)
+    symbols = SymbolMap(infos, data_symbols, reserved, table_export, memory_export, sp_export,
+                        module_blake3=digest)
+    clock.lap("symbol map")
+    return PreparedModule(out, symbols, clock.timings)
 
 
-def _name_trampolines(wasm: WasmFile, functions: list[FunctionInfo],
+def _name_trampolines(wasm: WasmFile, names: list[str],
                       plan: dict[int, trampolines.Trampoline]) -> None:
+    """Name each trampoline `<name>.hmr_trampoline` in the `name` section. Their indices come
+    after every other function's, so the entries are appended to the function subsection as
+    bytes; the other subsections (locals, globals, data) are copied as they are."""
     section = wasm.get("name")
-    if section is None:
+    if section is None or not plan:
         return
-    names = section.decode()
-    names.functions.update({t.index: f"{functions[f].name}.hmr_trampoline"
-                            for f, t in plan.items()})
-    section.set_value(names)
+    payload = section.payload
+    added = Writer()
+    for f, t in plan.items():
+        added.u32(t.index)
+        added.name(f"{names[f]}.hmr_trampoline")
+    new = added.getvalue()
+    for kind, head, start, end in scan.subsections(payload, section.offset):
+        if kind == NameKind.FUNCTION:
+            count, pos = scan.uleb(payload, start, section.offset)
+            sub = _subsection(kind, encode_unsigned(count + len(plan)) + payload[pos:end] + new)
+            section.set_payload(payload[:head] + sub + payload[end:])
+            return
+        if kind > NameKind.FUNCTION:  # subsections go in id order: function names before it
+            sub = _subsection(NameKind.FUNCTION, encode_unsigned(len(plan)) + new)
+            section.set_payload(payload[:head] + sub + payload[head:])
+            return
+    section.set_payload(payload + _subsection(NameKind.FUNCTION,
+                                              encode_unsigned(len(plan)) + new))
+
+
+def _subsection(kind: int, body: bytes) -> bytes:
+    return bytes([kind]) + encode_unsigned(len(body)) + body

@@ -8,10 +8,14 @@ trampoline slots plus `spare_slots` for function pointers that patches add.
 
 from rust_hmr.prepare.errors import PrepareError
 from rust_hmr.prepare.symbol_map import Reserved
+from rust_hmr.wasm import scan
+from rust_hmr.wasm.leb128 import encode_unsigned
 from rust_hmr.wasm.module import WasmFile
+from rust_hmr.wasm.reader import Reader
 from rust_hmr.wasm.sections.common import Limits, TableType
-from rust_hmr.wasm.sections.exports import Export
+from rust_hmr.wasm.sections.exports import Export, write_export
 from rust_hmr.wasm.sections.imports import ExternKind, Import
+from rust_hmr.wasm.writer import Writer
 
 PAGE = 65536
 MEMORY_EXPORT = "memory"
@@ -57,22 +61,36 @@ def grow_table(wasm: WasmFile, size: int) -> None:
                        *tables[1:]])
 
 
-def ensure_exports(wasm: WasmFile, stack_pointer: int) -> tuple[str, str, str]:
-    """Export memory, table and stack pointer where the module does not; returns their names."""
-    exports: list[Export] = list(wasm.decoded("export", []))
-    found: dict[ExternKind, str] = {}
-    for e in exports:
-        if e.index == 0 and e.kind in (ExternKind.MEMORY, ExternKind.TABLE):
-            found.setdefault(e.kind, e.name)
-        if e.kind is ExternKind.GLOBAL and e.index == stack_pointer:
-            found.setdefault(ExternKind.GLOBAL, e.name)
+def ensure_exports(wasm: WasmFile, entries: list[scan.RawExport],
+                   stack_pointer: int) -> tuple[str, str, str]:
+    """Export memory, table and stack pointer where the module does not; returns their names.
+    `entries` are the export section's (its count and names; indices may have changed since).
+
+    The new entries are appended to the section's bytes: `--export-all` gives a large app
+    tens of thousands of exports, not worth decoding to add three."""
+    section = wasm.get("export")
+    if section is None:
+        section = wasm.set("export", [])
+    found: dict[int, str] = {}
+    for name, kind, index, *_ in entries:
+        if index == 0 and kind in (ExternKind.MEMORY, ExternKind.TABLE):
+            found.setdefault(kind, name.decode())
+        if kind == ExternKind.GLOBAL and index == stack_pointer:
+            found.setdefault(ExternKind.GLOBAL, name.decode())
     wanted = {ExternKind.MEMORY: (MEMORY_EXPORT, 0), ExternKind.TABLE: (TABLE_EXPORT, 0),
               ExternKind.GLOBAL: (STACK_POINTER_EXPORT, stack_pointer)}
+    added = Writer()
+    count = len(entries)
     for kind, (name, index) in wanted.items():
         if kind not in found:
-            exports.append(Export(name, kind, index))
+            write_export(added, Export(name, kind, index))
             found[kind] = name
-    wasm.set("export", exports)
+            count += 1
+    if count != len(entries):
+        r = Reader(section.payload)
+        r.u32("export count")
+        section.set_payload(encode_unsigned(count) + section.payload[r.pos :] +
+                            added.getvalue())
     return found[ExternKind.MEMORY], found[ExternKind.TABLE], found[ExternKind.GLOBAL]
 
 

@@ -7,12 +7,18 @@ patches.
 """
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import astuple, dataclass, field, fields
+from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 
 import msgpack
 
-FORMAT_VERSION = 3
+from rust_hmr.wasm.demangle import demangle_or_raw
+
+# 4: rows of plain lists in field order (no field names, no demangled names: those are
+# computed when asked for).
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -22,11 +28,12 @@ class FunctionInfo:
     A hot function (defined in the app's own crate) has `slot`, the table slot that holds its
     current code, and `trampoline`, the index of the function that every direct call now goes
     through. `names` holds every symbol name the linker gave it (aliases included).
+    `demangled` is computed on first use: a large app has tens of thousands of functions, and
+    only the few that a reason or a report names are ever shown.
     """
 
     index: int
     name: str
-    demangled: str
     type_index: int
     params: tuple[str, ...]
     results: tuple[str, ...]
@@ -38,19 +45,31 @@ class FunctionInfo:
     table_index: int | None = None  # where the module's own function pointers to it point
     callers: tuple[int, ...] = ()  # functions that call it directly (hot functions only)
 
+    @cached_property
+    def demangled(self) -> str:
+        return demangle_or_raw(self.name)
+
 
 @dataclass(frozen=True)
 class DataInfo:
     """A data symbol: `address` in linear memory, `segment` the output segment's name
-    (".rodata", ".data", ".bss", or ".tdata" ...)."""
+    (".rodata", ".data", ".bss", or ".tdata" ...). `demangled` and `path` are computed on
+    first use."""
 
     name: str
-    demangled: str
     address: int
     size: int
     segment: str
     local: bool
-    path: str = ""  # demangled without the hash: the same item across type changes
+
+    @cached_property
+    def demangled(self) -> str:
+        return demangle_or_raw(self.name)
+
+    @cached_property
+    def path(self) -> str:
+        """Demangled without the hash: the same item across type changes."""
+        return demangle_or_raw(self.name, hash=False)
 
     @property
     def writable(self) -> bool:
@@ -106,23 +125,43 @@ class SymbolMap:
     def hot(self) -> list[FunctionInfo]:
         return [f for f in self.functions if f.hot]
 
+    def to_bytes(self) -> bytes:
+        """The msgpack record: each function and data symbol a list of its fields in order."""
+        record = {
+            "version": self.version,
+            "functions": list(map(_FUNCTION_ROW, self.functions)),
+            "data": list(map(_DATA_ROW, self.data)),
+            "reserved": astuple(self.reserved),
+            "table_export": self.table_export,
+            "memory_export": self.memory_export,
+            "stack_pointer_export": self.stack_pointer_export,
+            "module_blake3": self.module_blake3,
+        }
+        return msgpack.packb(record, use_bin_type=True)
+
     def dump(self, path: Path) -> None:
-        record = asdict(self)
-        record.pop("_by_name")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(msgpack.packb(record, use_bin_type=True))
+        tmp.write_bytes(self.to_bytes())
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "SymbolMap":
-        raw = msgpack.unpackb(path.read_bytes(), raw=False)
-        if raw.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: symbol map version {raw.get('version')}, expected "
+    def from_bytes(cls, blob: bytes, where: str = "symbol map") -> "SymbolMap":
+        # use_list=False: every array comes back a tuple, as the dataclasses hold them.
+        raw = msgpack.unpackb(blob, raw=False, use_list=False)
+        if not isinstance(raw, dict) or raw.get("version") != FORMAT_VERSION:
+            found = raw.get("version") if isinstance(raw, dict) else None
+            raise ValueError(f"{where}: symbol map version {found}, expected "
                              f"{FORMAT_VERSION}: rebuild")
-        functions = [FunctionInfo(**{**f, "params": tuple(f["params"]),
-                                     "results": tuple(f["results"]), "names": tuple(f["names"]),
-                                     "callers": tuple(f["callers"])})
-                     for f in raw.pop("functions")]
-        data = [DataInfo(**d) for d in raw.pop("data")]
-        reserved = Reserved(**raw.pop("reserved"))
-        return cls(functions, data, reserved, **raw)
+        functions = [FunctionInfo(*row) for row in raw["functions"]]
+        data = [DataInfo(*row) for row in raw["data"]]
+        return cls(functions, data, Reserved(*raw["reserved"]), raw["table_export"],
+                   raw["memory_export"], raw["stack_pointer_export"], raw["module_blake3"])
+
+    @classmethod
+    def load(cls, path: Path) -> "SymbolMap":
+        return cls.from_bytes(path.read_bytes(), str(path))
+
+
+# The fields of an instance as a tuple, in order (not `astuple`: it deep-copies each value).
+_FUNCTION_ROW = attrgetter(*(f.name for f in fields(FunctionInfo)))
+_DATA_ROW = attrgetter(*(f.name for f in fields(DataInfo)))

@@ -9,69 +9,134 @@ zero-filled `.bss` that the data section leaves out, from the layout rule wasm-l
 """
 
 from bisect import bisect_right
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
 
 from rust_hmr.prepare.errors import PrepareError
 from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo
-from rust_hmr.wasm.demangle import demangle_or_raw
-from rust_hmr.wasm.module import WasmFile
+from rust_hmr.prepare.trampolines import Trampoline
+from rust_hmr.wasm import scan
+from rust_hmr.wasm.module import Section, WasmFile, parse
+from rust_hmr.wasm.scan import RawSymbol, ScannedLinking
 from rust_hmr.wasm.sections.globals import Global
 from rust_hmr.wasm.sections.imports import ExternKind, Import
-from rust_hmr.wasm.sections.linking import Linking, SymbolKind
+from rust_hmr.wasm.sections.linking import SymbolFlags, SymbolKind
+from rust_hmr.wasm.sections.name import NameKind
 from rust_hmr.wasm.sections.reloc import RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
+_FUNCTION, _DATA, _GLOBAL = int(SymbolKind.FUNCTION), int(SymbolKind.DATA), int(SymbolKind.GLOBAL)
+_UNDEFINED, _LOCAL = int(SymbolFlags.UNDEFINED), int(SymbolFlags.BINDING_LOCAL)
 
-def require_linking(wasm: WasmFile) -> Linking:
-    linking = wasm.decoded("linking")
-    if linking is None or wasm.get("reloc.CODE") is None:
+
+def require_linking(wasm: WasmFile) -> ScannedLinking:
+    section = wasm.get("linking")
+    if section is None or wasm.get("reloc.CODE") is None:
         raise PrepareError(
             "the main module has no linking/reloc.CODE sections: link it with --emit-relocs "
             "(the rust-hmr linker shim adds it)")
-    return linking
+    return scan.linking(section.payload, section.offset)
+
+
+def hot_names(objects: Iterable[Path]) -> set[str]:
+    """Mangled names of the functions the relocatable `objects` define (the crate's own)."""
+    out: set[str] = set()
+    for path in objects:
+        section = parse(path.read_bytes()).get("linking")
+        if section is None:
+            continue
+        out.update(scan.defined_functions(section.payload, section.offset))
+    return out
 
 
 def function_imports(wasm: WasmFile) -> list[Import]:
     return [i for i in wasm.decoded("import", []) if i.kind is ExternKind.FUNCTION]
 
 
-def collect_functions(wasm: WasmFile, linking: Linking) -> list[FunctionInfo]:
-    types: list[FuncType] = wasm.decoded("type", [])
+def function_names(wasm: WasmFile) -> dict[int, str]:
+    """The `name` section's function names (debug names), scanned without the rest."""
+    section = wasm.get("name")
+    if section is None:
+        return {}
+    for kind, _, start, end in scan.subsections(section.payload, section.offset):
+        if kind == NameKind.FUNCTION:
+            return scan.name_map(section.payload, start, end, section.offset)
+    return {}
+
+
+@dataclass(frozen=True)
+class Functions:
+    """The function index space as the rewrite reads it: the name of each function (the
+    debug name, else its first symbol name), its other symbol names, and its type."""
+
+    names: list[str]
+    aliases: list[tuple[str, ...]]
+    type_indices: list[int]
+    imported: int  # functions below this index are imports
+
+    def hot(self, crate_names: set[str]) -> list[int]:
+        """The defined functions one of whose names is in `crate_names`."""
+        return [i for i in range(self.imported, len(self.names))
+                if self.names[i] in crate_names or not crate_names.isdisjoint(self.aliases[i])]
+
+
+def read_functions(wasm: WasmFile, symbols: list[RawSymbol]) -> Functions:
     imported = function_imports(wasm)
     defined: list[int] = wasm.decoded("function", [])
-    debug_names = wasm.decoded("name").functions if wasm.get("name") else {}
-    aliases: dict[int, list[str]] = {}
-    for sym in linking.symbols:
-        if sym.kind is SymbolKind.FUNCTION and sym.name is not None and sym.index is not None:
-            aliases.setdefault(sym.index, []).append(sym.name)
+    debug_names = function_names(wasm)
+    by_index: dict[int, list[str]] = {}
+    for kind, _, name, index, *_ in symbols:
+        if kind == _FUNCTION and name is not None and index >= 0:
+            by_index.setdefault(index, []).append(name)
+    names = [imp.field for imp in imported]
+    aliases: list[tuple[str, ...]] = [() for _ in imported]
+    for index in range(len(imported), len(imported) + len(defined)):
+        own = by_index.get(index, ())
+        name = debug_names.get(index) or (own[0] if own else f"<function {index}>")
+        names.append(name)
+        aliases.append(tuple(n for n in own if n != name) if own else ())
+    for index, own in by_index.items():  # an import's symbols (an explicit name, say)
+        if index < len(imported):
+            aliases[index] = tuple(n for n in own if n != names[index])
+    type_indices = [int(imp.desc) for imp in imported] + defined  # type: ignore[arg-type]
+    return Functions(names, aliases, type_indices, len(imported))
+
+
+def function_infos(wasm: WasmFile, functions: Functions, plan: dict[int, Trampoline],
+                   table_slots: dict[int, int], callers: dict[int, set[int]],
+                   ) -> list[FunctionInfo]:
+    """The symbol map's functions, each built once with everything the rewrite decided."""
+    types: list[FuncType] = wasm.decoded("type", [])
+    signatures = [(tuple(map(str, t.params)), tuple(map(str, t.results))) for t in types]
     out = []
-    type_indices = [imp.desc for imp in imported] + defined
-    for index, type_index in enumerate(type_indices):
-        is_import = index < len(imported)
-        names = aliases.get(index, [])
-        name = (imported[index].field if is_import
-                else debug_names.get(index) or (names[0] if names else f"<function {index}>"))
-        ftype = types[int(type_index)]
+    for index, (name, aliases, type_index) in enumerate(zip(
+            functions.names, functions.aliases, functions.type_indices, strict=True)):
+        params, results = signatures[type_index]
+        t = plan.get(index)
         out.append(FunctionInfo(
-            index=index, name=name, demangled=demangle_or_raw(name),
-            type_index=int(type_index), params=tuple(map(str, ftype.params)),
-            results=tuple(map(str, ftype.results)),
-            names=tuple(n for n in names if n != name), imported=is_import))
+            index, name, type_index, params, results, aliases, index < functions.imported,
+            t is not None, None if t is None else t.slot, None if t is None else t.index,
+            table_slots.get(index),
+            tuple(sorted(callers.get(index, ()))) if t is not None else ()))
     return out
 
 
-def segment_addresses(wasm: WasmFile, linking: Linking) -> list[int]:
+def segment_addresses(wasm: WasmFile, linking: ScannedLinking,
+                      exports: list[scan.RawExport]) -> list[int]:
     """The address of each output segment named in the linking section."""
     globals_: list[Global] = wasm.decoded("global", [])
-    exported = {e.name: globals_[e.index].init.i32_value()
-                for e in wasm.decoded("export", []) if e.kind is ExternKind.GLOBAL
-                and e.index < len(globals_)}
+    exported = {name.decode(): globals_[index].init.i32_value()
+                for name, kind, index, *_ in exports
+                if kind == ExternKind.GLOBAL and index < len(globals_)}
     votes: dict[int, Counter[int]] = {}
-    for sym in linking.symbols:
-        if sym.kind is SymbolKind.DATA and sym.defined and sym.name in exported:
-            value = exported[sym.name]
-            if value is not None and sym.segment is not None and sym.offset is not None:
-                votes.setdefault(sym.segment, Counter())[value - sym.offset] += 1
+    for kind, flags, name, _, segment, offset, _ in linking.symbols:
+        if kind == _DATA and not flags & _UNDEFINED and name in exported:
+            value = exported[name]
+            if value is not None:
+                votes.setdefault(segment, Counter())[value - offset] += 1
     data_offsets = [seg.offset.i32_value() if seg.offset else None
                     for seg in wasm.decoded("data", [])]
     bases: list[int] = []
@@ -89,30 +154,24 @@ def segment_addresses(wasm: WasmFile, linking: Linking) -> list[int]:
     return bases
 
 
-def _segment_extent(linking: Linking, segment: int) -> int:
-    return max((s.offset or 0) + (s.size or 0) for s in linking.symbols
-               if s.kind is SymbolKind.DATA and s.defined and s.segment == segment)
+def _segment_extent(linking: ScannedLinking, segment: int) -> int:
+    return max(offset + size for kind, flags, _, _, seg, offset, size in linking.symbols
+               if kind == _DATA and not flags & _UNDEFINED and seg == segment)
 
 
-def collect_data(wasm: WasmFile, linking: Linking) -> list[DataInfo]:
-    bases = segment_addresses(wasm, linking)
-    out = []
-    for sym in linking.symbols:
-        if sym.kind is not SymbolKind.DATA or not sym.defined or sym.name is None:
-            continue
-        segment = sym.segment or 0
-        out.append(DataInfo(
-            name=sym.name, demangled=demangle_or_raw(sym.name),
-            path=demangle_or_raw(sym.name, hash=False),
-            address=bases[segment] + (sym.offset or 0), size=sym.size or 0,
-            segment=linking.segments[segment].name, local=sym.local))
-    return out
+def collect_data(wasm: WasmFile, linking: ScannedLinking,
+                 exports: list[scan.RawExport]) -> list[DataInfo]:
+    bases = segment_addresses(wasm, linking, exports)
+    names = [s.name for s in linking.segments]
+    return [DataInfo(name, bases[segment] + offset, size, names[segment], bool(flags & _LOCAL))
+            for kind, flags, name, _, segment, offset, size in linking.symbols
+            if kind == _DATA and not flags & _UNDEFINED and name is not None]
 
 
-def stack_pointer_global(linking: Linking) -> int:
-    for sym in linking.symbols:
-        if sym.kind is SymbolKind.GLOBAL and sym.name == "__stack_pointer" and sym.defined:
-            return sym.index or 0
+def stack_pointer_global(symbols: list[RawSymbol]) -> int:
+    for kind, flags, name, index, *_ in symbols:
+        if kind == _GLOBAL and name == "__stack_pointer" and not flags & _UNDEFINED:
+            return max(index, 0)
     raise PrepareError("the main module defines no __stack_pointer global")
 
 
@@ -128,21 +187,29 @@ def table_indices(wasm: WasmFile) -> dict[int, int]:
     return out
 
 
-def direct_callers(wasm: WasmFile, linking: Linking) -> dict[int, set[int]]:
-    """callee -> the functions whose bodies call it directly, from the call relocations."""
+def call_relocations(wasm: WasmFile, symbols: list[RawSymbol]) -> list[tuple[int, int]]:
+    """(code payload offset, function index) of each FUNCTION_INDEX_LEB relocation whose
+    symbol is a function."""
+    section: Section | None = wasm.get("reloc.CODE")
+    if section is None:
+        return []
+    function_of = [index if kind == _FUNCTION else -1 for kind, _, _, index, *_ in symbols]
+    pairs = scan.relocations(section.payload, int(RelocType.FUNCTION_INDEX_LEB), section.offset)
+    return [(offset, function_of[sym]) for offset, sym in pairs if function_of[sym] >= 0]
+
+
+def direct_callers(wasm: WasmFile, calls: list[tuple[int, int]],
+                   callees: Collection[int]) -> dict[int, set[int]]:
+    """callee -> the functions whose bodies call it directly, from the call relocations; only
+    for `callees`."""
     code = wasm.get("code")
-    relocs = wasm.decoded("reloc.CODE")
-    if code is None or relocs is None:
+    if code is None:
         return {}
     first_defined = len(function_imports(wasm))
-    starts = [body.offset - code.offset for body in code.decode()]
-    out: dict[int, set[int]] = {}
-    for rel in relocs.entries:
-        if rel.type is not RelocType.FUNCTION_INDEX_LEB:
-            continue
-        callee = linking.symbols[rel.index].index
-        if callee is None:
-            continue
-        caller = first_defined + bisect_right(starts, rel.offset) - 1
-        out.setdefault(callee, set()).add(caller)
+    starts = scan.body_starts(code.payload, code.offset)
+    wanted = [(offset, callee) for offset, callee in calls if callee in callees]
+    bodies = map(bisect_right, repeat(starts), [offset for offset, _ in wanted])
+    out: defaultdict[int, set[int]] = defaultdict(set)
+    for (_, callee), body in zip(wanted, bodies, strict=True):
+        out[callee].add(first_defined + body - 1)
     return out

@@ -12,14 +12,12 @@ code offsets stay true.
 
 from dataclasses import dataclass
 
+from rust_hmr.wasm import scan
 from rust_hmr.wasm.leb128 import encode_signed, encode_unsigned
 from rust_hmr.wasm.module import WasmFile
 from rust_hmr.wasm.reader import Reader
 from rust_hmr.wasm.sections.elements import ElementSegment
-from rust_hmr.wasm.sections.exports import Export
 from rust_hmr.wasm.sections.imports import ExternKind
-from rust_hmr.wasm.sections.linking import Linking, SymbolKind
-from rust_hmr.wasm.sections.reloc import RelocSection, RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
 _LOCAL_GET, _I32_CONST, _CALL_INDIRECT, _END = 0x20, 0x41, 0x11, 0x0B
@@ -35,36 +33,53 @@ class Trampoline:
 
 def trampoline_body(ftype: FuncType, type_index: int, slot: int) -> bytes:
     """`local.get 0..n; i32.const slot; call_indirect type 0; end`, with no locals."""
-    out = bytearray([0])  # no local declarations
+    head, tail = _body_parts(ftype, type_index)
+    return head + encode_signed(slot) + tail
+
+
+def _body_parts(ftype: FuncType, type_index: int) -> tuple[bytes, bytes]:
+    """A trampoline body's bytes before and after its slot's immediate."""
+    head = bytearray([0])  # no local declarations
     for i in range(len(ftype.params)):
-        out.append(_LOCAL_GET)
-        out += encode_unsigned(i)
-    out.append(_I32_CONST)
-    out += encode_signed(slot)
-    out.append(_CALL_INDIRECT)
-    out += encode_unsigned(type_index)
-    out.append(0)  # table 0
-    out.append(_END)
-    return bytes(out)
+        head.append(_LOCAL_GET)
+        head += encode_unsigned(i)
+    head.append(_I32_CONST)
+    tail = bytearray([_CALL_INDIRECT])
+    tail += encode_unsigned(type_index)
+    tail.append(0)  # table 0
+    tail.append(_END)
+    return bytes(head), bytes(tail)
 
 
-def run(wasm: WasmFile, linking: Linking, hot: list[int], first_slot: int,
-        imported_functions: int) -> dict[int, Trampoline]:
-    """Add the trampolines for `hot` (function indices); their slots start at `first_slot`."""
+def _bodies(types: list[FuncType], type_indices: list[int], slots: list[int]) -> list[bytes]:
+    parts: dict[int, tuple[bytes, bytes]] = {}
+    out = []
+    for t, slot in zip(type_indices, slots, strict=True):
+        if t not in parts:
+            parts[t] = _body_parts(types[t], t)
+        head, tail = parts[t]
+        out.append(head + encode_signed(slot) + tail)
+    return out
+
+
+def run(wasm: WasmFile, calls: list[tuple[int, int]], exports: list[scan.RawExport],
+        hot: list[int], first_slot: int, imported_functions: int) -> dict[int, Trampoline]:
+    """Add the trampolines for `hot` (function indices); their slots start at `first_slot`.
+    `calls` are the (code offset, function index) pairs of the call relocations, `exports`
+    the export section's entries."""
     types: list[FuncType] = wasm.decoded("type")
     defined: list[int] = wasm.decoded("function")
     first_new = imported_functions + len(defined)
     plan = {f: Trampoline(f, first_slot + k, first_new + k) for k, f in enumerate(hot)}
     new_types = [defined[f - imported_functions] for f in hot]
     wasm.set("function", defined + new_types)
-    _rewrite_code(wasm, linking, plan, [
-        trampoline_body(types[t], t, plan[f].slot) for f, t in zip(hot, new_types, strict=True)])
+    _rewrite_code(wasm, calls, plan, _bodies(types, new_types, [plan[f].slot for f in hot]))
     _rewrite_elements(wasm, plan, first_slot, hot)
-    _rewrite_exports(wasm, plan)
+    _rewrite_exports(wasm, exports, plan)
     return plan
 
 
-def _rewrite_code(wasm: WasmFile, linking: Linking, plan: dict[int, Trampoline],
+def _rewrite_code(wasm: WasmFile, calls: list[tuple[int, int]], plan: dict[int, Trampoline],
                   new_bodies: list[bytes]) -> None:
     code = wasm.get("code")
     assert code is not None
@@ -72,21 +87,16 @@ def _rewrite_code(wasm: WasmFile, linking: Linking, plan: dict[int, Trampoline],
     r = Reader(code.payload)
     count = r.u32("function body count")
     count_width = r.pos
-    relocs: RelocSection = wasm.decoded("reloc.CODE")
-    symbols = linking.symbols
-    for rel in relocs.entries:
-        if rel.type is not RelocType.FUNCTION_INDEX_LEB:
-            continue
-        sym = symbols[rel.index]
-        if sym.kind is not SymbolKind.FUNCTION or sym.index not in plan:
-            continue
-        if payload[rel.offset - 1] != _CALL:
-            continue  # not a call immediate; leave it to the relocation's own meaning
-        payload[rel.offset : rel.offset + 5] = encode_unsigned(plan[sym.index].index, 5)
+    padded = {f: encode_unsigned(t.index, 5) for f, t in plan.items()}
+    for offset, function in calls:
+        immediate = padded.get(function)
+        if immediate is None or payload[offset - 1] != _CALL:
+            continue  # not a hot callee, or not a call immediate: the relocation's own meaning
+        payload[offset : offset + 5] = immediate
     new_count = count + len(new_bodies)
     width = count_width if new_count < 1 << (7 * count_width) else None
     out = bytearray(encode_unsigned(new_count, width))
-    out += payload[count_width:]
+    out += memoryview(payload)[count_width:]
     for body in new_bodies:
         out += encode_unsigned(len(body))
         out += body
@@ -108,9 +118,23 @@ def _rewrite_elements(wasm: WasmFile, plan: dict[int, Trampoline], first_slot: i
     wasm.set("element", rewritten)
 
 
-def _rewrite_exports(wasm: WasmFile, plan: dict[int, Trampoline]) -> None:
-    exports: list[Export] = wasm.decoded("export", [])
-    wasm.set("export", [
-        Export(e.name, e.kind, plan[e.index].index)
-        if e.kind is ExternKind.FUNCTION and e.index in plan else e
-        for e in exports])
+def _rewrite_exports(wasm: WasmFile, exports: list[scan.RawExport],
+                     plan: dict[int, Trampoline]) -> None:
+    """Point the function exports of hot functions at their trampolines. Rewritten as bytes:
+    a large app exports tens of thousands of functions (`--export-all`)."""
+    section = wasm.get("export")
+    if section is None:
+        return
+    payload = section.payload
+    out = bytearray()
+    done = 0
+    function = int(ExternKind.FUNCTION)
+    for _, kind, index, start, end in exports:
+        if kind != function or index not in plan:
+            continue
+        out += payload[done:start]
+        out += encode_unsigned(plan[index].index)
+        done = end
+    if done:
+        out += payload[done:]
+        section.set_payload(bytes(out))

@@ -23,7 +23,7 @@ from rust_hmr.rules.stage import run_cached, say, write_if_changed
 __all__ = ["outputs", "task"]
 
 NAME = "prepare"
-VERSION = 1
+VERSION = 2  # symbol map format 4
 
 
 def outputs(crate: Crate) -> tuple[Path, Path]:

@@ -8,6 +8,15 @@ LLVM leaves room at relocation sites (5 bytes for 32-bit values, 10 for 64-bit o
 
 def encode_unsigned(value: int, width: int | None = None) -> bytes:
     """Unsigned LEB128 of `value`, padded to `width` bytes when given."""
+    if width is None and 0 <= value < 0x200000:  # fast path: indices and sizes up to 2 MiB
+        if value < 0x80:
+            return bytes((value,))
+        if value < 0x4000:
+            return bytes((value & 0x7F | 0x80, value >> 7))
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14))
+    if width == 5 and 0 <= value < 1 << 35:  # a padded 32-bit relocation site
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14 & 0x7F | 0x80,
+                      value >> 21 & 0x7F | 0x80, value >> 28))
     if value < 0:
         raise ValueError(f"unsigned LEB128 of negative value {value}")
     out = bytearray()

@@ -48,6 +48,12 @@ class Writer:
         for value in items:
             item(self, value)
 
+    def u32_vec(self, values: Iterable[int]) -> None:
+        """A vector of u32s (what `vec(values, Writer.u32)` writes, without a call per item)."""
+        encoded = list(map(encode_unsigned, values))
+        self.u32(len(encoded))
+        self.out += b"".join(encoded)
+
     def sized(self, body: bytes) -> None:
         """`body` preceded by its length, the shape of sub-sections and code bodies."""
         self.u32(len(body))

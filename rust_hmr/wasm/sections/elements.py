@@ -90,7 +90,7 @@ def write_element(w: Writer, seg: ElementSegment) -> None:
     if flags & 4:
         w.vec(seg.exprs, lambda w, e: w.raw(e.raw))
     else:
-        w.vec(seg.functions, Writer.u32)
+        w.u32_vec(seg.functions)
 
 
 def read_elements(r: Reader) -> list[ElementSegment]:

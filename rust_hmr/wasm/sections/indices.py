@@ -10,7 +10,7 @@ def read_functions(r: Reader) -> list[int]:
 
 
 def write_functions(w: Writer, type_indices: list[int]) -> None:
-    w.vec(type_indices, Writer.u32)
+    w.u32_vec(type_indices)
 
 
 def read_start(r: Reader) -> int:

@@ -160,7 +160,7 @@ def write_symbol(w: Writer, s: Symbol) -> None:
         w.name(s.name or "")
 
 
-def _read_segment_info(r: Reader) -> SegmentInfo:
+def read_segment_info(r: Reader) -> SegmentInfo:
     return SegmentInfo(r.name("segment name"), r.u32("segment alignment"), r.u32("segment flags"))
 
 
@@ -189,7 +189,7 @@ def read_linking(r: Reader) -> Linking:
         if kind == Subsection.SYMBOL_TABLE:
             linking.symbols = sub.vec(read_symbol, "symbol")
         elif kind == Subsection.SEGMENT_INFO:
-            linking.segments = sub.vec(_read_segment_info, "segment info")
+            linking.segments = sub.vec(read_segment_info, "segment info")
         elif kind == Subsection.INIT_FUNCS:
             linking.init_funcs = sub.vec(
                 lambda r: InitFunc(r.u32("init priority"), r.u32("init symbol")), "init func")
