@@ -3,7 +3,8 @@
 A crate built with `#[wasm_bindgen]` (schema 0.2.83, the version Debian packages) carries its
 interface in two places: the `__wasm_bindgen_unstable` custom section (names, namespaces, JS
 modules: `_section`, `schema`, `_codec`) and one describe function per import and export, run
-in wasmtime to learn the types (`_describe`, `descriptors`; closures found by `_calls`).
+to learn the types (`descriptors`; closures found by `_calls`): from summaries of their bodies
+where those are plain (`_summary`, `_replay`: no compile), in wasmtime otherwise (`_describe`).
 `read_bindings` joins the two into `Bindings`. The record types are in `schema` (with
 `schema.SCHEMA_VERSION`), the type tree in `descriptors`.
 

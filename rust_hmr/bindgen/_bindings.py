@@ -17,7 +17,9 @@ from pathlib import Path
 
 from rust_hmr.bindgen._describe import PLACEHOLDER, ClosureSite, Describer
 from rust_hmr.bindgen._errors import BindgenError, DescriptorError
+from rust_hmr.bindgen._replay import QuickDescriber
 from rust_hmr.bindgen._section import Record, read_records
+from rust_hmr.bindgen._summary import SummaryCache
 from rust_hmr.bindgen.descriptors import Descriptor, Function
 from rust_hmr.bindgen.schema import (
     Export,
@@ -108,6 +110,18 @@ class Bindings:
         raise KeyError(f"no import named {js_name!r}")
 
 
+def forget_process_caches() -> None:
+    """Empty what this process remembers between reads (decoded programs, descriptors,
+    summaries read from cache files, the last sections scanned): the next read is what a new
+    process's first one would be. For benchmarks and tests; nothing else needs it."""
+    from rust_hmr.bindgen import _replay, _scan, _section, _summary
+
+    _section._PROGRAMS.clear()
+    _replay._DESCRIPTORS.clear()
+    _summary._LOADED.clear()
+    _scan._last_exports = _scan._last_code = None
+
+
 def export_name(export: Export) -> str:
     """The wasm export of an exported function, as the macro names it."""
     name = export.function.name
@@ -115,14 +129,17 @@ def export_name(export: Export) -> str:
 
 
 def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None, *,
-                  describer: Describer | None = None) -> Bindings:
+                  describer: Describer | QuickDescriber | None = None,
+                  quick: bool = True) -> Bindings:
     """The interface of a raw wasm-bindgen module (as cargo built it, before any glue).
 
-    `cache_dir` keeps the compiled describe instance's code between runs (see
-    `rust_hmr.host.load_module`); `describer`, an instance of `wasm` made already (a slim one,
-    kept for patches: `rust_hmr.bindgen.live`), is used instead of a new one. Raises
-    BindgenError (SchemaVersionError, SectionDecodeError, DescribeError, DescriptorError) when
-    the module can't be read.
+    Describe functions run from their summaries (`_replay`), in wasmtime only where those
+    can't (`quick=False`: all in wasmtime, the reference the summaries are tested against).
+    `cache_dir` keeps the summaries and the compiled describe instance's code between runs
+    (see `rust_hmr.host.load_module`); `describer`, one made already (kept for patches:
+    `rust_hmr.bindgen.live`), is used instead of a new one. Raises BindgenError
+    (SchemaVersionError, SectionDecodeError, DescribeError, DescriptorError) when the module
+    can't be read.
     """
     if not isinstance(wasm, WasmFile):
         try:
@@ -135,17 +152,23 @@ def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None, *,
         raise BindgenError("the module has no __wasm_bindgen_unstable section: it does not use "
                            "wasm-bindgen (or was already processed by its CLI)")
     decoded = time.perf_counter()
+    if describer is None and quick:
+        parsed = wasm
+        describer = QuickDescriber(wasm, SummaryCache(cache_dir),
+                                   lambda: Describer(parsed, cache_dir))
     describer = describer or Describer(wasm, cache_dir)
     instantiated = time.perf_counter()
     imported = {imp.field for imp in wasm.decoded("import", []) if imp.module == PLACEHOLDER}
     exports = tuple(_bind_export(describer, e) for r in records for e in r.program.exports)
     imports = _bind_imports(describer, records, imported)
     closures = tuple(describer.closures())
+    if isinstance(describer, QuickDescriber):
+        describer.cache.save()
     timings = Timings(decoded - start, instantiated - decoded, time.perf_counter() - instantiated)
     return Bindings(records, exports, imports, closures, timings)
 
 
-def _bind_export(describer: Describer, export: Export) -> BoundExport:
+def _bind_export(describer: Describer | QuickDescriber, export: Export) -> BoundExport:
     name = export_name(export)
     descriptor = describer.describe(name)
     if not isinstance(descriptor, Function):
@@ -154,7 +177,7 @@ def _bind_export(describer: Describer, export: Export) -> BoundExport:
 
 
 def _bind_imports(
-    describer: Describer, records: tuple[Record, ...], imported: set[str]
+    describer: Describer | QuickDescriber, records: tuple[Record, ...], imported: set[str]
 ) -> tuple[BoundImport, ...]:
     bound: dict[str, BoundImport] = {}
     for record in records:

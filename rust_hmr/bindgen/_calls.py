@@ -14,9 +14,11 @@ atomics raise BindgenError (rustc does not emit them for wasm32 unless told to).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 
 from rust_hmr.bindgen._errors import BindgenError
+from rust_hmr.bindgen._scan import code_index
 from rust_hmr.wasm import WasmDecodeError, WasmFile
 from rust_hmr.wasm.leb128 import encode_unsigned
 from rust_hmr.wasm.reader import Reader
@@ -132,10 +134,19 @@ def callers_of(wasm: WasmFile, callee: int) -> list[int]:
     patterns = [bytes([op]) + encode_unsigned(callee, width) for op in _CALLS
                 for width in (None, 5)]  # fmt: skip
     first = imported_function_count(wasm)
+    code = code_index(wasm)
+    # Search the section's bytes once (in C), then find the body each hit falls in.
+    candidates: set[int] = set()
+    for pattern in patterns:
+        at = code.payload.find(pattern)
+        while at != -1:
+            candidates.add(bisect.bisect_right(code.starts, at) - 1)
+            at = code.payload.find(pattern, at + 1)
     found = []
-    for i, body in enumerate(wasm.decoded("code", [])):
-        if not any(p in body.data for p in patterns):
-            continue
+    for i in sorted(candidates):
+        if i < 0 or not any(p in code.data(i) for p in patterns):
+            continue  # the hit straddles two bodies, or sits in a size prefix
+        body = code.body(i)
         try:
             if callee in call_targets(body):
                 found.append(first + i)

@@ -34,6 +34,7 @@ from rust_hmr.bindgen._intrinsics import (
     PLACEHOLDER_MODULE,
 )
 from rust_hmr.bindgen._modules import JsModules
+from rust_hmr.bindgen._scan import function_exports
 from rust_hmr.bindgen.descriptors import Descriptor, Function
 from rust_hmr.bindgen.schema import (
     SCHEMA_VERSION,
@@ -74,8 +75,7 @@ class FunctionTypes:
         self.imports = {(i.module, i.field): self.types[i.desc] for i in imports}
         self.by_index = [self.types[i.desc] for i in imports]
         self.by_index += [self.types[t] for t in wasm.decoded("function", [])]
-        self.exports = {e.name: e.index for e in wasm.decoded("export", [])
-                        if e.kind == ExternKind.FUNCTION}  # fmt: skip
+        self.exports = function_exports(wasm)
         self.slots: dict[int, int] = {}
         for segment in wasm.decoded("element", []):
             start = segment.offset.i32_value() if segment.offset is not None else None

@@ -26,6 +26,12 @@ from rust_hmr.wasm.reader import Reader
 
 SECTION_NAME = "__wasm_bindgen_unstable"
 
+# Decoded programs by their bytes, for the process: a dev session reads the same web-sys
+# programs (hundreds of KB, most of a module's records) on every full build. A program is
+# immutable, so records share them.
+_PROGRAMS: dict[bytes, Program] = {}
+_MAX_PROGRAMS = 4096
+
 
 @dataclass(frozen=True)
 class Record:
@@ -64,8 +70,14 @@ def _read_record(r: Reader) -> Record:
         raise SchemaVersionError(schema_version, SCHEMA_VERSION)
     body = _length_prefixed(r, "program")
     offset = body.offset
-    program = reader_for(Program)(body)
-    body.expect_end("program")
+    raw = body.data[body.pos:body.end]
+    program = _PROGRAMS.get(raw)
+    if program is None:
+        program = reader_for(Program)(body)
+        body.expect_end("program")
+        if len(_PROGRAMS) >= _MAX_PROGRAMS:
+            _PROGRAMS.clear()
+        _PROGRAMS[raw] = program
     return Record(schema_version, version, program, offset)
 
 

@@ -10,10 +10,12 @@ imports resolve by name to the same adapters, so the object heap and the closure
 A patch that calls a binding the live glue lacks (a `#[wasm_bindgen] extern` block added in the
 edit, a closure type made for the first time) brings what describes it: its objects carry their
 `__wasm_bindgen_unstable` records (the patch names its objects) and its module defines the
-`__wbindgen_describe_*` functions and closure callers. The patch is instantiated in the slim
-describe instance of the main module (`Describer(slim=True)`, kept alive for this), as the page
-instantiates it against the main instance; every patch goes there, in order, so that table
-slots agree with the page's. Then its describe functions run. What can't be described raises
+`__wbindgen_describe_*` functions and closure callers. Those run from their summaries
+(`_replay.QuickDescriber`, which follows every patch's table entries, in order, so that table
+slots agree with the page's). Where summaries can't tell, the patch is instantiated in the slim
+describe instance of the main module (`Describer(slim=True)`, made then), as the page
+instantiates it against the main instance, with every patch before it, in order; then its
+describe functions run there. What can't be described raises
 BindgenError: the dev loop reloads with that reason rather than apply a patch the glue can't
 serve.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,13 +46,20 @@ from rust_hmr.bindgen._errors import BindgenError, DescribeError, DescriptorErro
 from rust_hmr.bindgen._intrinsics import INTRINSICS
 from rust_hmr.bindgen._modules import JsModules
 from rust_hmr.bindgen._plan import Planner
+from rust_hmr.bindgen._replay import QuickDescriber, Unit, Unsupported
 from rust_hmr.bindgen._section import Record, read_records
+from rust_hmr.bindgen._summary import SummaryCache
 from rust_hmr.bindgen.descriptors import Closure, decode_descriptor
 from rust_hmr.bindgen.glue import GlueTimings, describe_module, entry_module
-from rust_hmr.bindgen.schema import SCHEMA_VERSION, ImportFunction, ImportStatic, ImportType
+from rust_hmr.bindgen.schema import (
+    SCHEMA_VERSION,
+    Import,
+    ImportFunction,
+    ImportStatic,
+    ImportType,
+)
 from rust_hmr.host import load_module
 from rust_hmr.wasm import WasmDecodeError, WasmFile, parse
-from rust_hmr.wasm.sections.common import ValType
 from rust_hmr.wasm.sections.exports import Export
 from rust_hmr.wasm.sections.imports import ExternKind
 from rust_hmr.wasm.sections.types import FuncType
@@ -98,31 +108,20 @@ class _PatchTypes:
     own module, table slots from the describe instance's table (the main module's and every
     patch's functions, as in the page)."""
 
-    def __init__(self, patch: WasmFile, describer: Describer) -> None:
+    def __init__(self, patch: WasmFile, quick: QuickDescriber) -> None:
         types: list[FuncType] = patch.decoded("type", [])
         self.imports = {(i.module, i.field): types[i.desc] for i in patch.decoded("import", [])
                         if i.kind == ExternKind.FUNCTION}  # fmt: skip
-        self.describer = describer
+        self.quick = quick
 
     def of_slot(self, slot: int) -> FuncType:
-        table = self.describer._get("__rust_hmr_bindgen_table")
-        func = table.get(self.describer.store, slot) if isinstance(table, wasmtime.Table) else None
-        if not isinstance(func, wasmtime.Func):
+        found = self.quick.of_slot(slot)  # the table as the page has it: every patch applied
+        if found is None:
             raise BindgenError(f"table slot {slot} holds no function (a closure shim)")
-        ty = func.type(self.describer.store)
-        return _functype(ty)
+        return found
 
     def of_export(self, name: str) -> FuncType:
         raise BindgenError(f"a patch can't add the export {name!r}")
-
-
-_VALTYPES = {str(v): v for v in ValType}
-
-
-def _functype(ty: wasmtime.FuncType) -> FuncType:
-    by_name = _VALTYPES
-    return FuncType(tuple(by_name[str(p)] for p in ty.params),
-                    tuple(by_name[str(r)] for r in ty.results))  # fmt: skip
 
 
 @dataclass
@@ -138,8 +137,10 @@ class LiveBindings:
     def __post_init__(self) -> None:
         start = time.perf_counter()
         wasm = parse(self.module)
-        self.describer = Describer(wasm, self.cache_dir, slim=True)
-        bindings = read_bindings(wasm, describer=self.describer)
+        cache_dir = self.cache_dir
+        self.quick = QuickDescriber(wasm, SummaryCache(cache_dir),
+                                    lambda: Describer(wasm, cache_dir, slim=True))
+        bindings = read_bindings(wasm, describer=self.quick)
         read = time.perf_counter()
         descriptions, modules = describe_module(wasm, bindings)
         descriptions["table"] = TABLE_EXPORT
@@ -151,6 +152,11 @@ class LiveBindings:
         self.known = {d["shim"] for d in descriptions["imports"] + descriptions["types"]}
         self.known |= {i.field for i in wasm.decoded("import", []) if i.module == PLACEHOLDER}
         self.closure_slots = {d["describe"] for d in descriptions["closures"]}
+
+    @property
+    def describer(self) -> Describer:
+        """The wasmtime instance, for what summaries can't describe (made on first use)."""
+        return self.quick.describer
 
     def patch(self, module: bytes) -> PatchBindings | None:
         """The descriptions a patch needs that the live glue lacks; None when it needs none.
@@ -168,9 +174,14 @@ class LiveBindings:
                                if (i.module, i.field) == (PLACEHOLDER, DESCRIBE_CLOSURE)), None)
         callers = [] if closure_import is None else callers_of(wasm, closure_import)
         self._pending.append(module)
+        unit = self.quick.add_patch(wasm)
         if not unknown and not callers:
             return None
         describers = self._describe_functions(wasm, unknown)
+        quick = self._quick_patch(unit, wasm, unknown, describers, callers)
+        if quick is not None:
+            records, bound, sites = quick
+            return self._planned(wasm, records, bound, sites, unknown, start)
         exports = [Export(_PATCH_DESCRIBE.format(k), ExternKind.FUNCTION, f)
                    for k, f in enumerate(describers.values())]
         exports += [Export(_PATCH_CALLER.format(k), ExternKind.FUNCTION, f)
@@ -178,11 +189,57 @@ class LiveBindings:
         instance = self._instantiate_pending(wasm, exports)
         bound = self._bind_imports(instance, wasm, unknown, list(describers))
         sites = self._closures(instance, len(callers))
-        records = bound[1]
-        descriptions = self._plan(wasm, records, bound[0], sites, unknown)
+        return self._planned(wasm, bound[1], bound[0], sites, unknown, start)
+
+    def _planned(self, wasm: WasmFile, records: tuple[Record, ...],
+                 bound: tuple[BoundImport, ...], sites: tuple[ClosureSite, ...],
+                 unknown: list[str], start: float) -> PatchBindings:  # fmt: skip
+        descriptions = self._plan(wasm, records, bound, sites, unknown)
         self.known |= set(unknown)
         self.closure_slots |= {d["describe"] for d in descriptions["closures"]}
         return PatchBindings(descriptions, time.perf_counter() - start)
+
+    # --- describing from summaries (`_replay`); None: in wasmtime instead ---
+
+    def _quick_patch(
+        self, unit: Unit, wasm: WasmFile, unknown: list[str], describers: dict[str, int],
+        callers: list[int],
+    ) -> tuple[tuple[Record, ...], tuple[BoundImport, ...], tuple[ClosureSite, ...]] | None:
+        records = tuple(_patch_records(wasm))
+        declared = _declared(records)
+        bound = []
+        for shim in unknown:
+            imp = self._declared_import(declared, shim)
+            if isinstance(imp.kind, ImportType):
+                continue
+            what = f"{DESCRIBE_PREFIX}{shim}"
+            if shim in describers:
+                try:
+                    words, _ = self.quick.run(unit, describers[shim])
+                except Unsupported:
+                    return None
+                try:
+                    descriptor = decode_descriptor(words)
+                except DescriptorError as err:
+                    raise DescriptorError(f"{what}: {err}") from None
+            else:
+                descriptor = self.quick.describe(shim)  # the main module defines it
+            bound.append(BoundImport(imp, descriptor))
+        sites = []
+        for caller in callers:
+            site = self.quick.closure_site(unit, caller)
+            if site is None:
+                return None
+            if site.describe_index not in self.closure_slots:
+                sites.append(ClosureSite(0, site.descriptor, site.describe_index))
+        return records, tuple(bound), tuple(sites)
+
+    @staticmethod
+    def _declared_import(declared: dict[str, Import], shim: str) -> Import:
+        if shim not in declared:
+            raise BindgenError(f"the patch imports {PLACEHOLDER}.{shim}, which no "
+                               "wasm-bindgen program of its objects declares")
+        return declared[shim]
 
     # --- running the patch in the describe instance ---
 
@@ -248,20 +305,10 @@ class LiveBindings:
     def _bind_imports(self, instance: wasmtime.Instance, wasm: WasmFile, unknown: list[str],
                       described: list[str]) -> tuple[tuple[BoundImport, ...], tuple[Record, ...]]:
         records = _patch_records(wasm)
-        declared = {}
-        for record in records:
-            for imp in record.program.imports:
-                kind = imp.kind
-                if isinstance(kind, ImportFunction | ImportStatic):
-                    declared.setdefault(kind.shim, imp)
-                elif isinstance(kind, ImportType):
-                    declared.setdefault(kind.instanceof_shim, imp)
+        declared = _declared(records)
         bound = []
         for shim in unknown:
-            if shim not in declared:
-                raise BindgenError(f"the patch imports {PLACEHOLDER}.{shim}, which no "
-                                   "wasm-bindgen program of its objects declares")
-            imp = declared[shim]
+            imp = self._declared_import(declared, shim)
             if isinstance(imp.kind, ImportType):
                 continue  # an instanceof check: the planner describes it from the record
             what = f"{DESCRIBE_PREFIX}{shim}"
@@ -269,7 +316,7 @@ class LiveBindings:
                 self._run(instance, _PATCH_DESCRIBE.format(described.index(shim)), what)
                 descriptor = self._words(what)
             else:
-                descriptor = self.describer.describe(shim)  # the main module defines it
+                descriptor = self.quick.describe(shim)  # the main module defines it
             bound.append(BoundImport(imp, descriptor))
         return tuple(bound), tuple(records)
 
@@ -302,7 +349,7 @@ class LiveBindings:
         bindings = Bindings(records, (), imports, sites, Timings(0, 0, 0))
         modules = JsModules(records)
         planner = Planner(bindings, wasm, modules)
-        planner.types = _PatchTypes(wasm, self.describer)  # type: ignore[assignment]
+        planner.types = _PatchTypes(wasm, self.quick)  # type: ignore[assignment]
         descriptions = {"version": SCHEMA_VERSION, "imports": planner.imports(),
                         "types": [t for t in planner.instanceof_checks() if t["shim"] in unknown],
                         "closures": planner.closures()}  # fmt: skip
@@ -312,6 +359,19 @@ class LiveBindings:
             raise BindgenError(f"the patch imports from a JS module the page has not loaded "
                                f"({', '.join(new_modules)})")
         return descriptions
+
+
+def _declared(records: Sequence[Record]) -> dict[str, Import]:
+    """The imports the records declare, by shim (an instanceof check by its shim)."""
+    declared: dict[str, Import] = {}
+    for record in records:
+        for imp in record.program.imports:
+            kind = imp.kind
+            if isinstance(kind, ImportFunction | ImportStatic):
+                declared.setdefault(kind.shim, imp)
+            elif isinstance(kind, ImportType):
+                declared.setdefault(kind.instanceof_shim, imp)
+    return declared
 
 
 def _patch_records(wasm: WasmFile) -> list[Record]:
