@@ -14,17 +14,7 @@ reach every module.
 import argparse
 from pathlib import Path
 
-CARGO_TOML = """[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2021"
-publish = false
-
-[lib]
-crate-type = ["cdylib"]
-
-[dependencies]
-"""
+from patch_latency import CARGO_TOML  # the same std-only cdylib manifest
 
 MODULE_RS = """//! Generated module {i}: traits, generics, a static and two thread-locals.
 

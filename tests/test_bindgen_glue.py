@@ -7,13 +7,10 @@ with one thing changed, and need no browser.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import http.server
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from test_bindgen import (  # noqa: F401  (the build fixtures, shared through a 
     fixture_release_bindings,
     fixture_release_wasm,
 )
+from test_browser import StaticServer
 
 from rust_hmr.bindgen import (
     BindgenError,
@@ -75,34 +73,10 @@ PAGE = """<!doctype html>
 """
 
 
-class Served:
-    """A directory over HTTP on 127.0.0.1 (ES modules need an http origin)."""
-
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".wasm": "application/wasm", ".js": "text/javascript"}  # fmt: skip
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def serve_glue(wasm: Path, out: Path) -> Served:
+def serve_glue(wasm: Path, out: Path) -> StaticServer:
     write_glue(generate_glue(wasm.read_bytes(), name="app"), out)
     (out / "index.html").write_text(PAGE, encoding="utf-8")
-    return Served(out)
+    return StaticServer(out)
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +115,14 @@ class AppPage:
 
 @pytest.fixture(scope="module")
 def release_site(release_wasm: Path, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[Served]:  # fmt: skip
+                 ) -> Iterator[StaticServer]:  # fmt: skip
     served = serve_glue(release_wasm, tmp_path_factory.mktemp("glue-release"))
     yield served
     served.stop()
 
 
 @pytest.fixture(scope="module")
-def app(browser: Any, release_site: Served) -> Iterator[AppPage]:
+def app(browser: Any, release_site: StaticServer) -> Iterator[AppPage]:
     page = AppPage(browser, release_site.url)
     yield page
     page.close()

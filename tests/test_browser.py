@@ -10,6 +10,8 @@ a condition of the page or of the server's output, never a fixed sleep.
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import os
 import queue
 import re
@@ -41,6 +43,38 @@ DEV = ("import sys; from rust_hmr.cli.cmd_dev import dev_command; "
 # A folder to write the docs' pictures into, taken where the tests reach each state
 # (RUST_HMR_SCREENSHOTS=docs .venv/bin/pytest tests/test_browser*.py tests/test_readme.py)
 SCREENSHOTS = os.environ.get("RUST_HMR_SCREENSHOTS")
+
+
+class StaticServer:
+    """A directory over HTTP on 127.0.0.1 from python's own file server (no rust-hmr code
+    serves it; ES modules need an http origin)."""
+
+    def __init__(self, root: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".js": "text/javascript"}  # fmt: skip
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/favicon.ico":  # the browser asks; the page has none
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().do_GET()
 
 
 def screenshot(page: object, name: str) -> None:

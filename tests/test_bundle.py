@@ -162,26 +162,9 @@ console.log(globalThis.app.increment(), globalThis.app.increment());
 
 def test_dist_served_by_a_plain_static_server_runs_in_chromium(bundled: Path) -> None:
     """The page loads the loader and the wasm, integrity checked, without a console warning."""
-    import functools
-    import http.server
-    import threading
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, StaticServer, playwright_api
 
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            if self.path == "/favicon.ico":  # the browser asks; the page has none
-                self.send_response(204)
-                self.end_headers()
-                return
-            super().do_GET()
-
-    handler = functools.partial(Quiet, directory=str(bundled / "dist"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = StaticServer(bundled / "dist")
     try:
         with playwright_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -189,14 +172,13 @@ def test_dist_served_by_a_plain_static_server_runs_in_chromium(bundled: Path) ->
             page = browser.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.goto(server.url)
             page.wait_for_function("globalThis.app !== undefined", timeout=30_000)
             assert page.evaluate("[app.increment(), app.increment()]") == [1, 2]
             page.wait_for_timeout(200)
             browser.close()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     assert not [line for line in console if line.startswith(("warning", "error"))], console
 
 

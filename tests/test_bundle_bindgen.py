@@ -8,11 +8,8 @@ The unit tests at the end build dist/ from hand-made glue parts, without cargo.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import blake3
 import pytest
 from conftest import EXAMPLES, copy_crate
 from test_bindgen import DEBIAN_CRATES, DEBIAN_REGISTRY
+from test_browser import StaticServer
 from test_bundle import HASHED, sri
 from test_rules import DODO, DOIT_CFG, dist_files, doit, snapshot
 
@@ -57,34 +55,6 @@ def todo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manifest(crate: Path) -> dict[str, dict[str, Any]]:
     data = json.loads((crate / "dist" / "manifest.json").read_text())
     return {str(entry["name"]): entry for entry in data["files"]}
-
-
-class StaticServer:
-    """dist/ over HTTP from python's own file server: no rust-hmr code serves it."""
-
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_Quiet, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        if self.path == "/favicon.ico":  # the browser asks; the page has none
-            self.send_response(204)
-            self.end_headers()
-            return
-        super().do_GET()
 
 
 @pytest.fixture

@@ -128,6 +128,16 @@ def export_name(export: Export) -> str:
     return name if export.class_ is None else f"{export.class_.lower()}_{name}"
 
 
+def as_module(wasm: bytes | WasmFile) -> WasmFile:
+    """`wasm` parsed, if it is bytes; BindgenError when it is not a wasm module."""
+    if isinstance(wasm, WasmFile):
+        return wasm
+    try:
+        return parse(wasm)
+    except WasmDecodeError as err:
+        raise BindgenError(f"not a wasm module: {err}") from None
+
+
 def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None, *,
                   describer: Describer | QuickDescriber | None = None,
                   quick: bool = True) -> Bindings:
@@ -141,11 +151,7 @@ def read_bindings(wasm: bytes | WasmFile, cache_dir: Path | None = None, *,
     (SchemaVersionError, SectionDecodeError, DescribeError, DescriptorError) when the module
     can't be read.
     """
-    if not isinstance(wasm, WasmFile):
-        try:
-            wasm = parse(wasm)
-        except WasmDecodeError as err:
-            raise BindgenError(f"not a wasm module: {err}") from None
+    wasm = as_module(wasm)
     start = time.perf_counter()
     records = tuple(read_records(wasm))
     if not records:

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rust_hmr.bindgen._bindings import Bindings, read_bindings
+from rust_hmr.bindgen._bindings import Bindings, as_module, read_bindings
 from rust_hmr.bindgen._errors import BindgenError
 from rust_hmr.bindgen._modules import JsModules
 from rust_hmr.bindgen._output import output_module
 from rust_hmr.bindgen._plan import Planner
 from rust_hmr.runtime import RUNTIME_DIR
-from rust_hmr.wasm import WasmDecodeError, WasmFile, parse
+from rust_hmr.wasm import WasmFile
 
 RUNTIME_NAME = "bindgen.js"
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
@@ -88,11 +88,7 @@ def generate_glue(
     """The glue for a raw wasm-bindgen module (as cargo built it). `runtime` is the specifier
     the entry module imports the runtime by; `cache_dir` keeps the describe step's compiled
     code (see `read_bindings`) when `bindings` are not given."""
-    if not isinstance(wasm, WasmFile):
-        try:
-            wasm = parse(wasm)
-        except WasmDecodeError as err:
-            raise BindgenError(f"not a wasm module: {err}") from None
+    wasm = as_module(wasm)
     start = time.perf_counter()
     bindings = bindings or read_bindings(wasm, cache_dir)
     read = time.perf_counter()

@@ -20,12 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rust_hmr.bindgen._bindings import read_bindings
-from rust_hmr.bindgen._errors import BindgenError
+from rust_hmr.bindgen._bindings import as_module, read_bindings
 from rust_hmr.bindgen._output import output_module
 from rust_hmr.bindgen._section import SECTION_NAME
 from rust_hmr.bindgen.glue import GlueTimings, describe_module, public_names
-from rust_hmr.wasm import WasmDecodeError, WasmFile, parse
+from rust_hmr.wasm import WasmFile
 
 __all__ = ["BundleGlue", "GlueParts", "bundle_entry", "bundle_glue", "has_bindings"]
 
@@ -76,11 +75,7 @@ def bundle_glue(wasm: bytes | WasmFile) -> BundleGlue:
     anything."""
     import time
 
-    if not isinstance(wasm, WasmFile):
-        try:
-            wasm = parse(wasm)
-        except WasmDecodeError as err:
-            raise BindgenError(f"not a wasm module: {err}") from None
+    wasm = as_module(wasm)
     start = time.perf_counter()
     bindings = read_bindings(wasm)
     read = time.perf_counter()

@@ -39,7 +39,21 @@ function line(text) {
   return span;
 }
 
-class ErrorOverlay extends HTMLElement {
+// A panel that Escape closes, as its close button does.
+class DismissablePanel extends HTMLElement {
+  connectedCallback() {
+    this.onKey = (event) => {
+      if (event.key === "Escape") this.remove();
+    };
+    document.addEventListener("keydown", this.onKey);
+  }
+
+  disconnectedCallback() {
+    document.removeEventListener("keydown", this.onKey);
+  }
+}
+
+class ErrorOverlay extends DismissablePanel {
   constructor(message, diagnostics, hintText) {
     super();
     const root = this.attachShadow({ mode: "open" });
@@ -59,17 +73,6 @@ class ErrorOverlay extends HTMLElement {
     pre.append(...diagnostics.replace(ANSI, "").trimEnd().split("\n").map(line));
     root.append(style, header, pre);
     this.setAttribute("role", "alert");
-  }
-
-  connectedCallback() {
-    this.onKey = (event) => {
-      if (event.key === "Escape") this.remove();
-    };
-    document.addEventListener("keydown", this.onKey);
-  }
-
-  disconnectedCallback() {
-    document.removeEventListener("keydown", this.onKey);
   }
 }
 
@@ -145,7 +148,7 @@ function frameItem(frame) {
   return item;
 }
 
-class TrapOverlay extends HTMLElement {
+class TrapOverlay extends DismissablePanel {
   constructor(trap, logs) {
     super();
     const root = this.attachShadow({ mode: "open" });
@@ -189,17 +192,6 @@ class TrapOverlay extends HTMLElement {
       root.append(pre);
     }
     this.setAttribute("role", "alert");
-  }
-
-  connectedCallback() {
-    this.onKey = (event) => {
-      if (event.key === "Escape") this.remove();
-    };
-    document.addEventListener("keydown", this.onKey);
-  }
-
-  disconnectedCallback() {
-    document.removeEventListener("keydown", this.onKey);
   }
 }
 

@@ -114,14 +114,19 @@ def encode(message: Message) -> str:
     return json.dumps(as_json(message), separators=(",", ":"))
 
 
-def decode(text: str | bytes) -> Message:
-    """The message a JSON text holds; anything else raises ProtocolError."""
+def _json_object(text: str | bytes) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as err:
         raise ProtocolError(f"not JSON: {err}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def decode(text: str | bytes) -> Message:
+    """The message a JSON text holds; anything else raises ProtocolError."""
+    data = _json_object(text)
     kind = data.get("type")
     cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -195,12 +200,7 @@ class TrapAnswer:
 def decode_trap(text: str | bytes) -> TrapReport:
     """The TrapReport a JSON text holds; anything else (or anything too long) raises
     ProtocolError."""
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise ProtocolError(f"not JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    data = _json_object(text)
     build, logs = data.get("build"), data.get("logs", [])
     strings = {name: data.get(name, "") for name in ("message", "stack", "where")}
     if not isinstance(build, str | None) or not all(isinstance(v, str) for v in
