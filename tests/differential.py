@@ -118,8 +118,10 @@ class Edit:
 
     def reverted(self) -> Edit:
         """The edit that takes this one back (the editor's undo of it). Undoing a removal is
-        refused while the removed text is there again, or it would be put in twice."""
-        restored = tuple((c.file, c.old) for c in self.changes if c.new in c.old)
+        refused while the removed text is there again, or it would be put in twice (the text
+        alone: what followed it may have changed since, as when a builtin was added after it)."""
+        restored = tuple((c.file, c.old.replace(c.new, "", 1)) for c in self.changes
+                         if c.new in c.old and c.new != c.old)
         return Edit(f"revert {self.name}", "revert",
                     tuple(change.inverse() for change in reversed(self.changes)),
                     forbids=self.keep_while + restored)

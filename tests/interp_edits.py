@@ -62,13 +62,18 @@ def registered(sources: Sources) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(_BUILTIN.findall(env)), frozenset(_HOOK.findall(env))
 
 
+def builtin_count(sources: Sources) -> int:
+    """How many builtins `install` registers, a name registered twice counted twice."""
+    return len(_BUILTIN.findall(sources["env.rs"]))
+
+
 def comparable(call: str, live: Sources, reference: Sources) -> bool:
     """Whether `call` means the same in an app whose state `live`'s install made and in the
     reference: every name it calls exists on both sides or on neither."""
     live_builtins, live_hooks = registered(live)
     ref_builtins, ref_hooks = registered(reference)
     if call == "builtins()":
-        return live_builtins == ref_builtins
+        return live_builtins == ref_builtins and builtin_count(live) == builtin_count(reference)
     for head, second in _HEAD.findall(call):
         if head == "hook":
             if (second in live_hooks) != (second in ref_hooks):

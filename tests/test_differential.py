@@ -190,3 +190,11 @@ def test_the_catalogue_applies_and_reverts() -> None:
     assert comparable("(+ x 1)", original, added) and comparable("(foo 1)", original, added)
     assert not comparable("builtins()", original, added)
     assert comparable("builtins()", added, added)
+    # Undoing a removal that never happened would register `<` twice (the edit after "add abs
+    # in the middle"); a count that differs is not compared even where the names agree.
+    middle = ADD_MIDDLE.apply(original)
+    assert not REMOVE_LESS.reverted().applies(middle)
+    assert REMOVE_LESS.reverted().applies(ADD_MIDDLE.apply(REMOVE_LESS.apply(original)))
+    twice = {**middle, "env.rs": middle["env.rs"].replace(
+        'env.builtin("abs"', 'env.builtin("+", |_| Ok(Value::Int(0)));\n    env.builtin("abs"')}
+    assert not comparable("builtins()", middle, twice)
