@@ -19,6 +19,7 @@ from pathlib import Path
 import blake3
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
 from rust_hmr.compile_inputs import CompileInputs
 from rust_hmr.dwarf import DebugInfo, DwarfError, read_debug_info_cached
@@ -61,6 +62,7 @@ from rust_hmr.toolchain import Toolchain, find_toolchain
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
+from rust_hmr.workspace import Workspace, add_members, read_workspace, rlib_crate
 
 EMPTY_MODULE = b"\0asm\x01\0\0\0"
 _PREPARE_VERSION = 3  # bump when the rewrite changes, so stale prepared modules are redone
@@ -87,12 +89,6 @@ def defined_function_names(object_path: Path) -> list[str]:
         return []
     return [s.name for s in linking.symbols
             if s.kind is SymbolKind.FUNCTION and s.defined and s.name is not None]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class Project:
@@ -126,11 +122,28 @@ class Project:
         self._symbols: SymbolMap | None = None
         self._ledger: Ledger | None = None
         self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
-        self._snapshots = Snapshots(self.path, self.sources_dir)
+        self._workspace: Workspace | None = None
+        self._snapshots: Snapshots | None = None
         self.inputs = CompileInputs()  # what the last successful compile read
         self.cargo_env: dict[str, str] = {}  # more environment for cargo (its colours, say)
         self.on_output: Callable[[str], None] | None = None  # cargo's lines, as they come
         self._object_hashes = ObjectHashes()  # of captured objects, by inode, size and mtime
+
+    @property
+    def workspace(self) -> Workspace:
+        """The crates that are hot with this one (`rust_hmr.workspace`), read once."""
+        if self._workspace is None:
+            self._workspace = read_workspace(self.path, self.toolchain,
+                                             self.toolchain.cargo_env())
+        return self._workspace
+
+    def _take_sources(self) -> dict[str, str]:
+        """Snapshots of every hot crate's sources (`link.sources`): the text a build compiles."""
+        if self._snapshots is None:
+            workspace = self.workspace
+            self._snapshots = Snapshots(workspace.root, self.sources_dir,
+                                        workspace.source_roots[1:])
+        return self._snapshots.take()
 
     @property
     def capture_dir(self) -> Path:
@@ -153,7 +166,7 @@ class Project:
     def build(self) -> Build:
         """Compile, link through the shim, prepare; raises CompileError on a compile error."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        sources = self._snapshots.take()  # the text this build compiles
+        sources = self._take_sources()  # the text this build compiles
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, on_output=self.on_output, linker=launcher,
@@ -169,14 +182,15 @@ class Project:
             start = time.perf_counter()
             manifest = self._relink(manifest)
             timings["link"] = time.perf_counter() - start
+        self.add_members(manifest)
         linked = Path(manifest.output)
         start = time.perf_counter()
         symbols = self._prepare(linked, built.crate)
         timings["prepare"] = time.perf_counter() - start
         self._symbols = symbols
         self._ledger = Ledger(symbols.reserved,
-                              objects={o.path: o.blake3 for o in manifest.objects},
-                              sources=sources)
+                              objects={o.path: o.blake3 for o in manifest.hot_objects},
+                              cold_rlibs=manifest.rlib_digests, sources=sources)
         self._ledger.dump(self.ledger_path)
         return Build(built.crate, self.profile, self.module_path(built.crate),
                      self.symbols_path, symbols, linked, manifest, timings)
@@ -206,8 +220,18 @@ class Project:
                                                          self.out_dir / "archives")
         except (CaptureError, ArchiveError, OSError) as err:
             raise BuildError(f"cannot read the captured link: {err}") from None
-        manifest.dump(self.manifest_path)
+        self.add_members(manifest)
         return manifest
+
+    def add_members(self, manifest: LinkManifest) -> None:
+        """The workspace's other crates' codegen units and the cold rlibs' digests, into the
+        manifest (`rust_hmr.workspace.add_members`), which is written back."""
+        try:
+            add_members(manifest, self.workspace, self.out_dir / "archives",
+                        self.out_dir / "objects", self._object_hashes)
+        except (ArchiveError, OSError) as err:
+            raise BuildError(f"cannot read the rlibs of the link: {err}") from None
+        manifest.dump(self.manifest_path)
 
     @property
     def ledger_path(self) -> Path:
@@ -222,7 +246,7 @@ class Project:
         """
         symbols, ledger = self._state()
         start = time.perf_counter()
-        sources = self._snapshots.take()
+        sources = self._take_sources()
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         shutil.rmtree(self.capture_dir, ignore_errors=True)
         try:
@@ -236,7 +260,11 @@ class Project:
         timings = {"cargo": time.perf_counter() - start}
         start = time.perf_counter()
         manifest = self._captured(built.crate)
-        dirty = [o for o in manifest.objects if ledger.objects.get(o.path) != o.blake3]
+        cold = _changed_cold_crates(manifest, ledger)
+        if cold:
+            timings["link"] = time.perf_counter() - start
+            return FullReload(cold, timings)
+        dirty = [o for o in manifest.hot_objects if ledger.objects.get(o.path) != o.blake3]
         if not dirty:
             timings["link"] = time.perf_counter() - start
             return Patch(ledger.patches, EMPTY_MODULE, timings=timings,
@@ -254,9 +282,6 @@ class Project:
         ledger.sources = sources
         ledger.patches += 1
         ledger.dump(self.ledger_path)
-        patches = self.out_dir / "patches"
-        patches.mkdir(exist_ok=True)
-        _write_atomic(patches / f"{ledger.patches}.wasm", linked.module)
         timings["link"] = time.perf_counter() - start
         return Patch(ledger.patches, linked.module, linked.functions,
                      tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
@@ -270,7 +295,7 @@ class Project:
         When the edit renumbered closures, code that did not change may still name them
         (an `FnOnce` shim in another unit): its unit joins the patch, so that its references
         take the new meaning too. Returns the units to link and the renames."""
-        history = SourceHistory(self.path, self.sources_dir, ledger.sources, sources)
+        history = SourceHistory(self.sources_dir, ledger.sources, sources)
 
         def reachable(name: str) -> bool:
             """A pointer to it may exist: the main module's table has it, or a patch took
@@ -283,11 +308,11 @@ class Project:
         while True:
             renames = analyse_edit([DirtyUnit(self._live_object(o, ledger), o) for o in units],
                                    self._object_view, self._debug_info, history,
-                                   {manifest.crate}, reachable)
+                                   {manifest.crate, *self.workspace.crate_names}, reachable)
             if not renames:
                 return units, renames
             linked = {o.path for o in units}
-            users = [o for o in manifest.objects if o.path not in linked
+            users = [o for o in manifest.hot_objects if o.path not in linked
                      and self._object_view(o).undefined_functions() & renames.keys()]
             if not users:
                 return units, renames
@@ -354,7 +379,7 @@ class Project:
         manifest = LinkManifest.load(self.manifest_path)
         key = blake3.blake3(msgpack.packb([
             _PREPARE_VERSION, blake3.blake3(data).hexdigest(),
-            sorted(o.blake3 for o in manifest.objects), self.reserve_pages, self.spare_slots,
+            sorted(o.blake3 for o in manifest.hot_objects), self.reserve_pages, self.spare_slots,
         ])).hexdigest()
         stamp = self.out_dir / "prepared.key"
         module_path = self.module_path(crate)
@@ -364,10 +389,22 @@ class Project:
                 return SymbolMap.load(self.symbols_path)
             except ValueError:  # written by an older rust-hmr (another format): prepare again
                 pass
-        hot = hot_names(Path(obj.stored) for obj in manifest.objects)
+        hot = hot_names(Path(obj.stored) for obj in manifest.hot_objects)
         prepared = prepare_module(data, hot, reserve_pages=self.reserve_pages,
                                   spare_slots=self.spare_slots)
-        _write_atomic(module_path, prepared.data)
+        write_atomic(module_path, prepared.data)
         prepared.symbols.dump(self.symbols_path)
-        _write_atomic(stamp, key.encode())
+        write_atomic(stamp, key.encode())
         return prepared.symbols
+
+
+def _changed_cold_crates(manifest: LinkManifest, ledger: Ledger) -> str:
+    """The reason to reload when a crate outside the workspace was rebuilt or added (its code
+    is cold: only the main module has it), or "" when none was."""
+    changed = sorted(rlib_crate(rlib) for rlib, digest in manifest.rlib_digests.items()
+                     if ledger.cold_rlibs.get(rlib) != digest)
+    if not changed:
+        return ""
+    names = ", ".join(f"`{name}`" for name in changed)
+    return (f"the dependency {names} was rebuilt or added, and only the workspace's own crates "
+            "are hot: its code can't be patched")

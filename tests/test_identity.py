@@ -23,7 +23,7 @@ def history(tmp_path: Path, old: str, new: str) -> SourceHistory:
     (crate / "src" / "lib.rs").write_text(old)
     live = snapshot(crate, store)
     (crate / "src" / "lib.rs").write_text(new)
-    return SourceHistory(crate, store, live, snapshot(crate, store))
+    return SourceHistory(store, live, snapshot(crate, store))
 
 
 def closures(lines: list[int], names: list[str]) -> list[Decl]:

@@ -108,7 +108,8 @@ pub fn shout(text: &str) -> String {
 
 
 def test_first_call_into_a_dependency(tmp_path: Path, toolchain: Toolchain) -> None:
-    """A dependency's rlib is linked whole too; its functions stay cold (not hot-patched)."""
+    """A path dependency outside the crate (and outside any workspace) is linked whole and
+    hot: the first call into one of its functions patches, and so does an edit to it."""
     helper = tmp_path / "helper"
     (helper / "src").mkdir(parents=True)
     (helper / "Cargo.toml").write_text(HELPER_TOML)
@@ -122,7 +123,7 @@ def test_first_call_into_a_dependency(tmp_path: Path, toolchain: Toolchain) -> N
     build = project.build()
     assert any("libhelper" in rlib for rlib in build.manifest.whole_archives)
     shout = [f for f in build.symbols.functions if "6helper5shout" in f.name]
-    assert shout and not any(f.hot for f in shout), "a dependency's function is cold"
+    assert shout and all(f.hot for f in shout), "a path dependency's function is hot"
 
     host = Host(build)
     assert host.call("label_hash") == text_hash("nothing yet")
@@ -134,3 +135,10 @@ def test_first_call_into_a_dependency(tmp_path: Path, toolchain: Toolchain) -> N
     assert isinstance(patch, Patch), describe(patch)
     host.apply(patch)
     assert host.call("label_hash") == text_hash("NOTHING YET!")
+
+    (helper / "src" / "lib.rs").write_text(HELPER_RS.replace("push('!')", "push('?')"))
+    patch = project.rebuild()
+    assert isinstance(patch, Patch), describe(patch)
+    assert patch.changed == ("helper::shout",), patch.changed
+    host.apply(patch)
+    assert host.call("label_hash") == text_hash("NOTHING YET?")

@@ -42,6 +42,7 @@ class Ledger:
     """Symbol name in the live objects -> the identity it stands for, where they differ: a
     closure renumbered by an edit keeps the identity (the slot) of the item it is."""
     objects: dict[str, str] = field(default_factory=dict)  # codegen unit -> live blake3
+    cold_rlibs: dict[str, str] = field(default_factory=dict)  # rlib outside the workspace -> blake3
     sources: dict[str, str] = field(default_factory=dict)  # file -> blake3 the live code read
     patches: int = 0
 

@@ -10,7 +10,7 @@ names the snapshot of each file that the live code was compiled from.
 import difflib
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,24 +43,30 @@ _RACY_NS = 2_000_000_000  # a file changed this close to its last reading is rea
 
 
 class Snapshots:
-    """Stores the crate's sources by content, on every save. A file whose size and mtime are
-    those of the last reading is not read again, unless that mtime lay within `_RACY_NS` of
-    the reading (a coarse clock could hide a second save in the same tick, as git's "racily
-    clean" entries)."""
+    """Stores the sources by content, on every save: every `.rs` file under `root` (named
+    relative to it) and under each of `more_roots` (named by their absolute paths), as DWARF
+    names them when rustc runs in `root`.
 
-    def __init__(self, crate: Path, store: Path) -> None:
-        self.crate = crate
+    A file whose size and mtime are those of the last reading is not read again, unless that
+    mtime lay within `_RACY_NS` of the reading (a coarse clock could hide a second save in the
+    same tick, as git's "racily clean" entries)."""
+
+    def __init__(self, root: Path, store: Path, more_roots: Sequence[Path] = ()) -> None:
+        self.root = root
+        self.more_roots = tuple(more_roots)
         self.store = store
         self._seen: dict[str, tuple[int, int, int, str]] = {}  # size, mtime, read at, blake3
 
     def take(self) -> dict[str, str]:
-        """Crate-relative path -> blake3 of every source file, each stored under its blake3."""
+        """Source name -> blake3 of every source file, each stored under its blake3."""
         self.store.mkdir(parents=True, exist_ok=True)
         out = {}
-        for relative, entry in crate_sources(self.crate):
-            digest = self._digest(entry)
-            if digest is not None:
-                out[relative] = digest
+        roots = [("", self.root), *((f"{root}/", root) for root in self.more_roots)]
+        for prefix, root in roots:
+            for relative, entry in crate_sources(root):
+                digest = self._digest(entry)
+                if digest is not None:
+                    out[prefix + relative] = digest
         return out
 
     def _digest(self, entry: os.DirEntry[str]) -> str | None:
@@ -127,9 +133,8 @@ class _Identity(Mapping[int, int]):
 class SourceHistory:
     """Line maps between the snapshot the live code came from and the current text."""
 
-    def __init__(self, crate: Path, store: Path, live: Mapping[str, str],
+    def __init__(self, store: Path, live: Mapping[str, str],
                  current: Mapping[str, str]) -> None:
-        self.crate = crate
         self.store = store
         self.live = live
         self.current = current

@@ -235,7 +235,7 @@ def _run_dev(crate: Crate) -> TaskFailed | None:
             if done.returncode != 0:
                 raise BuildError(f"wasm-ld failed on the captured objects:\n{done.stderr}")
             manifest.mode = "link"
-            manifest.dump(project.manifest_path)
+        project.add_members(manifest)  # the workspace's other crates are hot too
     except CompileError as err:
         return TaskFailed(f"{err.crate} did not compile (rustc's diagnostics are above)")
     except (BuildError, ToolchainError, ToolchainChanged) as err:

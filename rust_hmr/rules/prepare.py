@@ -62,13 +62,13 @@ def _run(crate: Crate) -> TaskFailed | None:
     manifest = LinkManifest.load(manifest_path)
     module_name = f"{crate.name}.wasm"
     inputs = {module_name: file_blake3(linked)}
-    inputs.update({f"objects/{Path(o.path).name}": o.blake3 for o in manifest.objects})
+    inputs.update({f"objects/{Path(o.path).name}": o.blake3 for o in manifest.hot_objects})
 
     def build() -> dict[str, bytes]:
         from rust_hmr._project import defined_function_names
         from rust_hmr.prepare import prepare_module
 
-        hot = {name for obj in manifest.objects
+        hot = {name for obj in manifest.hot_objects
                for name in defined_function_names(Path(obj.stored))}
         prepared = prepare_module(linked.read_bytes(), hot,
                                   reserve_pages=crate.settings.reserve_pages,

@@ -26,7 +26,7 @@ import blake3
 
 from rust_hmr.shim.link_manifest import LinkManifest, ObjectFile, split_link_line
 
-__all__ = ["CAPTURE_SH", "CaptureError", "ObjectHashes", "read_capture"]
+__all__ = ["CAPTURE_SH", "CaptureError", "ObjectHashes", "read_capture", "store_object"]
 
 ARGS = "args"
 
@@ -99,13 +99,19 @@ def read_capture(capture: Path, store: Path, crate: str,
         if not kept.exists():
             raise CaptureError(f"the captured link in {capture} lacks the object {arg}")
         digest, size = hashes.digest(arg, kept)
-        stored = store / f"{digest}.o"
-        if not stored.exists():
-            _link_or_copy(kept, stored)
-        objects[arg] = ObjectFile(arg, digest, size, str(stored))
+        objects[arg] = ObjectFile(arg, digest, size, str(store_object(kept, digest, store)))
     manifest, paths = split_link_line(args, "capture", crate)
     manifest.objects = [objects[path] for path in paths]
     return manifest
+
+
+def store_object(source: Path, digest: str, store: Path) -> Path:
+    """The content-addressed copy of an object whose blake3 is `digest`: a hard link to
+    `source` where it can, made once."""
+    stored = store / f"{digest}.o"
+    if not stored.exists():
+        _link_or_copy(source, stored)
+    return stored
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

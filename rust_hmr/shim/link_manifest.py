@@ -60,6 +60,17 @@ class LinkManifest:
     """The whole link line as rustc gave it (`-flavor` removed), to link again later."""
     whole_archives: dict[str, list[str]] = field(default_factory=dict)
     """The rlibs linked whole, each with its extracted objects (linked in its place)."""
+    members: list[ObjectFile] = field(default_factory=list)
+    """The codegen units of the workspace's other crates, from their rlibs (`<rlib>(<member>)`,
+    see `rust_hmr.workspace`): hot like `objects`, but linked through their rlibs."""
+    rlib_digests: dict[str, str] = field(default_factory=dict)
+    """blake3 of every other rlib (registry crates, std): their code is cold, so a change to
+    one can't be patched."""
+
+    @property
+    def hot_objects(self) -> list[ObjectFile]:
+        """Every codegen unit whose functions are hot: the crate's own and its members'."""
+        return [*self.objects, *self.members]
 
     def link_args(self, args: list[str] | None = None) -> list[str]:
         """`args` (default: the link line as rustc gave it) with each whole-linked rlib
@@ -85,6 +96,7 @@ class LinkManifest:
     def load(cls, path: Path) -> "LinkManifest":
         raw = msgpack.unpackb(path.read_bytes(), raw=False)
         raw["objects"] = [ObjectFile(**o) for o in raw["objects"]]
+        raw["members"] = [ObjectFile(**o) for o in raw.get("members", [])]
         return cls(**raw)
 
 

@@ -77,6 +77,19 @@ def members(rlib: Path, cache: Path) -> list[str]:
 
     Raises OSError or ArchiveError (with the rlib's path in it) when the rlib can't be read.
     """
+    folder, names = _extracted(rlib, cache)
+    return [str(folder / name) for name in names]
+
+
+def rlib_digest(rlib: Path, cache: Path) -> str:
+    """blake3 of `rlib`, from its record when its size and mtime are unchanged (then it is
+    not read), extracting it like `members`."""
+    return _extracted(rlib, cache)[0].name
+
+
+def _extracted(rlib: Path, cache: Path) -> tuple[Path, list[str]]:
+    """The folder (named by the rlib's blake3) holding the rlib's wasm members, and their
+    file names."""
     stat = rlib.stat()
     record_path = cache / "stat" / f"{blake3.blake3(str(rlib).encode()).hexdigest()}.msgpack"
     record = _load(record_path)
@@ -84,7 +97,7 @@ def members(rlib: Path, cache: Path) -> list[str]:
         folder = cache / str(record[2])
         names = _load(folder / _INDEX)
         if isinstance(names, list):
-            return [str(folder / name) for name in names]
+            return folder, names
     data = rlib.read_bytes()
     digest = blake3.blake3(data).hexdigest()
     folder = cache / digest
@@ -96,7 +109,7 @@ def members(rlib: Path, cache: Path) -> list[str]:
             raise ArchiveError(f"{rlib}: {err.message}", err.offset) from None
     record_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(record_path, msgpack.packb([stat.st_size, stat.st_mtime_ns, digest]))
-    return [str(folder / name) for name in names]
+    return folder, names
 
 
 def whole_archives(rlibs: list[str], cache: Path) -> dict[str, list[str]]:
