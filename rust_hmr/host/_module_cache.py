@@ -14,13 +14,14 @@ import importlib.metadata
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
 import wasmtime
+
+from rust_hmr.atomic import write_atomic
 
 CACHE_DIR_NAME = ".rust-hmr-compiled"
 SUFFIX = ".cwasm"
@@ -134,18 +135,10 @@ def _read(path: Path) -> wasmtime.Module | None:
 
 
 def _write(path: Path, payload: bytes) -> bool:
-    """Stores `payload` atomically (temp file + rename); False when the dir is not writable."""
+    """Stores `payload` atomically (`write_atomic`); False when the dir is not writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(_FORMAT + blake3.blake3(payload).digest() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, _FORMAT + blake3.blake3(payload).digest() + payload)
     except OSError:
         return False
     _evict(path.parent)
@@ -156,7 +149,7 @@ def _evict(cache_dir: Path, keep: int = MAX_ENTRIES) -> None:
     """Removes all but the `keep` most recently used cache files of `cache_dir`."""
     entries = []
     for entry in cache_dir.glob(f"*{SUFFIX}"):
-        if entry.name.startswith(".tmp-"):
+        if entry.name.startswith("."):  # a writer's temporary, not an entry
             continue
         with contextlib.suppress(OSError):  # a concurrent writer may have removed it
             entries.append((entry.stat().st_mtime, entry))

@@ -6,7 +6,6 @@ each data symbol with its address and size, local ones included; and the room re
 patches.
 """
 
-import os
 from dataclasses import astuple, dataclass, field, fields
 from functools import cached_property
 from operator import attrgetter
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import msgpack
 
+from rust_hmr.atomic import write_atomic
 from rust_hmr.wasm.demangle import demangle_or_raw
 
 # 4: rows of plain lists in field order (no field names, no demangled names: those are
@@ -140,9 +140,7 @@ class SymbolMap:
         return msgpack.packb(record, use_bin_type=True)
 
     def dump(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(self.to_bytes())
-        os.replace(tmp, path)
+        write_atomic(path, self.to_bytes())
 
     @classmethod
     def from_bytes(cls, blob: bytes, where: str = "symbol map") -> "SymbolMap":

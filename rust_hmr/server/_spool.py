@@ -9,11 +9,12 @@ slow reader is the kernel's socket buffer, nothing in the process.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import weakref
 from pathlib import Path
+
+from rust_hmr.atomic import write_atomic
 
 
 class Spool:
@@ -32,11 +33,7 @@ class Spool:
         path = self._folder() / name
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside and renamed: a request never streams a file half written.
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(temp, path)
+            write_atomic(path, data)  # a request never streams a file half written
         return path
 
     def clear(self) -> None:
