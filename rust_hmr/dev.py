@@ -175,7 +175,7 @@ class DevLoop:
         else:
             self._publish_build(build, "first build")
             self.echo(f"built {build.crate} in {time.perf_counter() - start:.1f} s "
-                      f"(build {self.server.state.build})")
+                      f"(build {self.server.state.build_id})")
         self._follow_inputs()
         # saves during the first build wait for it: they are the builder's first batch
         self._tasks = [asyncio.create_task(self._build_loop())]

@@ -8,6 +8,7 @@ unnormalised (`..`, `%2e%2e`, `//etc`) are written byte for byte on a plain sock
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -94,6 +95,11 @@ def test_wire_format_is_stable() -> None:
     assert json.loads(protocol.encode(protocol.FullReload("why"))) == {
         "type": "full-reload", "reason": "why"}
     assert json.loads(protocol.encode(protocol.Ok())) == {"type": "ok"}
+    assert json.loads(protocol.encode(protocol.Hello("0123456789abcdef", 2))) == {
+        "type": "hello", "build_id": "0123456789abcdef", "patch": 2}
+    # the validation table names exactly the messages' fields
+    assert set(protocol._KINDS) == {f.name for cls in protocol._BY_TYPE.values()
+                                    for f in dataclasses.fields(cls) if f.init}
 
 
 @pytest.mark.parametrize("text", [
@@ -103,7 +109,8 @@ def test_wire_format_is_stable() -> None:
     '{"type": "patch", "id": "1", "url": "/p", "ms": 1, "functions": []}',
     '{"type": "patch", "id": true, "url": "/p", "ms": 1, "functions": []}',
     '{"type": "patch", "id": 1, "url": "/p", "ms": 1, "functions": [1]}',
-    '{"type": "hello", "build": 5, "patch": 0}',
+    '{"type": "hello", "build_id": 5, "patch": 0}',
+    '{"type": "hello", "build": "0123456789abcdef", "patch": 0}',  # the field is build_id
 ])
 def test_malformed_frames_raise_protocol_error(text: str) -> None:
     with pytest.raises(protocol.ProtocolError):
@@ -118,12 +125,13 @@ def test_catch_up_sends_the_missed_patches_in_order() -> None:
     state.publish_build(MODULE, "first build")
     for n in (1, 2, 3):
         state.publish_patch(n, MODULE, 10 * n, (f"f{n}",))
-    build = build_id(MODULE)
-    got = state.catch_up(PageState(build, 1))
-    assert got[0] == protocol.Hello(build, 3)
+    current = build_id(MODULE)
+    assert state.build_id == current
+    got = state.catch_up(PageState(current, 1))
+    assert got[0] == protocol.Hello(current, 3)
     assert [m.id for m in got[1:] if isinstance(m, protocol.PatchReady)] == [2, 3]
-    assert got[1] == protocol.PatchReady(2, f"/_hmr/{build}/patches/2.wasm", 20, ("f2",))
-    assert state.catch_up(PageState(build, 3)) == [protocol.Hello(build, 3)]
+    assert got[1] == protocol.PatchReady(2, f"/_hmr/{current}/patches/2.wasm", 20, ("f2",))
+    assert state.catch_up(PageState(current, 3)) == [protocol.Hello(current, 3)]
 
 
 @pytest.mark.parametrize(("page", "why"), [
@@ -214,7 +222,7 @@ def test_resolve_inside_finds_files_and_nothing_else(served: dict[str, Path]) ->
 
 def test_render_page_puts_the_runtime_before_head_end() -> None:
     page = render_page("<html><head><title>x</title></head><body></body></html>",
-                       {"build": None, "note": "</script><script>alert(1)</script>"})
+                       {"build_id": None, "note": "</script><script>alert(1)</script>"})
     head = page.partition("</head>")[0]
     assert '<script type="module" src="/_hmr/runtime/hmr.js"></script>' in head
     assert "</script><script>alert" not in page  # "</" is escaped inside the JSON
@@ -307,25 +315,25 @@ def test_page_module_and_patches_are_served(served: dict[str, Path]) -> None:
     async def body(server: DevServer) -> None:
         server.publish_build(MODULE, "first build")
         server.publish_patch(1, OTHER_MODULE, 12, ("f",))
-        build = server.state.build
+        build_id = server.state.build_id
         async with aiohttp.ClientSession() as http:
             async with http.get(server.url) as response:
                 page = await response.text()
                 assert response.headers["Cache-Control"] == "no-store"
             config = json.loads(page.split('id="rust-hmr-config">')[1].split("</script>")[0])
-            assert config == {"crate": "counter", "build": build,
-                              "module": f"/_hmr/{build}/counter.wasm",
+            assert config == {"crate": "counter", "build_id": build_id,
+                              "module": f"/_hmr/{build_id}/counter.wasm",
                               "patches": [json.loads(protocol.encode(
                                   server.state.patch_message(server.state.patches[0])))],
                               "socket": "/_hmr"}
             assert '<p id=x></p>' in page  # the crate's own template
-            async with http.get(f"{server.url}_hmr/{build}/counter.wasm") as response:
+            async with http.get(f"{server.url}_hmr/{build_id}/counter.wasm") as response:
                 assert response.content_type == "application/wasm"
                 assert await response.read() == MODULE
-            async with http.get(f"{server.url}_hmr/{build}/patches/1.wasm") as response:
+            async with http.get(f"{server.url}_hmr/{build_id}/patches/1.wasm") as response:
                 assert await response.read() == OTHER_MODULE
-            for stale in (f"_hmr/{'0' * 16}/counter.wasm", f"_hmr/{build}/patches/2.wasm",
-                          f"_hmr/{'0' * 16}/patches/1.wasm", f"_hmr/{build}/other.wasm"):
+            for stale in (f"_hmr/{'0' * 16}/counter.wasm", f"_hmr/{build_id}/patches/2.wasm",
+                          f"_hmr/{'0' * 16}/patches/1.wasm", f"_hmr/{build_id}/other.wasm"):
                 async with http.get(server.url + stale) as response:
                     assert response.status == 404, stale
             async with http.get(f"{server.url}_hmr/runtime/hmr.js") as response:
@@ -344,8 +352,8 @@ def test_page_without_a_template_is_generated() -> None:
     run_server(None, body)
 
 
-def ws_url(server: DevServer, build: str | None = None, patch: int = 0) -> str:
-    return f"ws://127.0.0.1:{server.port}/_hmr?build={build or ''}&patch={patch}"
+def ws_url(server: DevServer, build_id: str | None = None, patch: int = 0) -> str:
+    return f"ws://127.0.0.1:{server.port}/_hmr?build_id={build_id or ''}&patch={patch}"
 
 
 async def receive(socket: aiohttp.ClientWebSocketResponse, count: int) -> list[Any]:
@@ -375,16 +383,16 @@ def test_websocket_from_another_origin_is_refused() -> None:
 def test_late_page_gets_the_missed_patches_then_live_ones() -> None:
     async def body(server: DevServer) -> None:
         server.publish_build(MODULE, "first build")
-        build = server.state.build
+        build_id = server.state.build_id
         for n in (1, 2, 3):
             server.publish_patch(n, MODULE, n, (f"f{n}",))
         headers = {"Origin": f"http://127.0.0.1:{server.port}"}
         async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(ws_url(server, build, 1), headers=headers) as late:
+            async with http.ws_connect(ws_url(server, build_id, 1), headers=headers) as late:
                 hello, second, third = await receive(late, 3)
-                assert hello == protocol.Hello(build, 3)
+                assert hello == protocol.Hello(build_id, 3)
                 assert (second.id, third.id) == (2, 3)
-                assert second.url == f"/_hmr/{build}/patches/2.wasm"
+                assert second.url == f"/_hmr/{build_id}/patches/2.wasm"
                 assert server.pages == 1
                 # Live: an error, its fix, a patch; then a full reload.
                 server.publish_error("error: x", "diagnostics")
@@ -393,10 +401,10 @@ def test_late_page_gets_the_missed_patches_then_live_ones() -> None:
                 server.publish_build(OTHER_MODULE, "a static changed its type")
                 assert await receive(late, 1) == [
                     protocol.FullReload("a static changed its type")]
-            async with http.ws_connect(ws_url(server, build, 4), headers=headers) as stale:
+            async with http.ws_connect(ws_url(server, build_id, 4), headers=headers) as stale:
                 [reload] = await receive(stale, 1)
                 assert isinstance(reload, protocol.FullReload)
-                assert build in reload.reason
+                assert build_id in reload.reason
 
     run_server(None, body)
 

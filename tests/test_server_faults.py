@@ -39,7 +39,7 @@ async def main() -> None:
     server = DevServer("counter", host=sys.argv[2], port=0)
     await server.start()
     server.publish_build(b"\\0asm\\x01\\0\\0\\0" + os.urandom(int(sys.argv[1])), "first build")
-    print(server.port, server.state.build, flush=True)
+    print(server.port, server.state.build_id, flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until stdin closes
     await server.stop()
 
@@ -53,12 +53,12 @@ class ServerProcess:
 
     process: subprocess.Popen[str]
     port: int
-    build: str
+    build_id: str
     log: Path
 
     @property
     def module_target(self) -> str:
-        return f"/_hmr/{self.build}/counter.wasm"
+        return f"/_hmr/{self.build_id}/counter.wasm"
 
     def rss(self) -> int:
         """The server's resident set size in bytes, from /proc."""
@@ -83,8 +83,8 @@ def start_server(tmp_path: Path, host: str = "127.0.0.1") -> ServerProcess:
         process.wait(10)
         process.stdout.close()
         raise AssertionError(f"the server did not start: {log.read_text()}")
-    port, build = line.split()
-    return ServerProcess(process, int(port), build, log)
+    port, build_id = line.split()
+    return ServerProcess(process, int(port), build_id, log)
 
 
 def stop_server(server: ServerProcess) -> int:
@@ -279,7 +279,7 @@ def open_page_socket(server: ServerProcess, then: bytes = b"") -> FrameReader:
     key = base64.b64encode(os.urandom(16)).decode()
     port = server.port
     sock = request(port, (
-        f"GET /_hmr?build={server.build}&patch=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"GET /_hmr?build_id={server.build_id}&patch=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Origin: http://127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode() + then)
     response = b""

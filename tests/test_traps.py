@@ -223,13 +223,13 @@ def test_panic_message_is_the_hooks_last_lines() -> None:
 # The dev server
 
 
-def v8_stack(trap: HostTrap, build: str) -> str:
+def v8_stack(trap: HostTrap, build_id: str) -> str:
     """The stack Chromium would write for a trap wasmtime saw (the same modules)."""
     lines = ["RuntimeError: unreachable"]
     for frame in trap.__cause__.frames:  # type: ignore[union-attr]
         name = frame.module_name
         url = f"wasm://wasm/{name}-0badf00d" if name else \
-            f"http://127.0.0.1/_hmr/{build}/counter.wasm"
+            f"http://127.0.0.1/_hmr/{build_id}/counter.wasm"
         lines.append(f"    at {frame.func_name} ({url}:wasm-function[{frame.func_index}]:"
                      f"{frame.module_offset:#x})")
     return "\n".join(lines)
@@ -255,9 +255,10 @@ def test_the_server_symbolicates_a_pages_trap(crate: Crate) -> None:
             for n in range(1, patch.id):  # the patches before it, as the dev loop sent them
                 server.publish_patch(n, b"\0asm\x01\0\0\0", 1)
             server.publish_patch(patch.id, patch.module, 1, patch.functions)
-            build = server.state.build
-            assert build is not None
-            report = {"build": build, "message": "unreachable", "stack": v8_stack(trap, build),
+            build_id = server.state.build_id
+            assert build_id is not None
+            report = {"build_id": build_id, "message": "unreachable",
+                      "stack": v8_stack(trap, build_id),
                       "logs": trap.logs, "where": "label_len()"}
             url = f"{server.url}_hmr/trap"
             origin = {"Origin": server.url.rstrip("/")}
@@ -270,7 +271,7 @@ def test_the_server_symbolicates_a_pages_trap(crate: Crate) -> None:
                     assert response.status == 403
                 async with http.post(url, data=b"[1]", headers=origin) as response:
                     assert response.status == 400
-                stale = {**report, "build": "0" * 16}
+                stale = {**report, "build_id": "0" * 16}
                 async with http.post(url, json=stale, headers=origin) as response:
                     assert "reload the page" in (await response.json())["note"]
         finally:
@@ -291,9 +292,10 @@ def test_the_server_symbolicates_a_pages_trap(crate: Crate) -> None:
 
 
 def test_trap_reports_are_checked() -> None:
-    report = protocol.decode_trap('{"build": null, "message": "m", "stack": "s", "logs": ["a"]}')
+    report = protocol.decode_trap('{"build_id": null, "message": "m", "stack": "s", '
+                                  '"logs": ["a"]}')
     assert report == protocol.TrapReport(None, "m", "s", ("a",), "")
-    for bad in ("[]", '{"build": 1}', '{"logs": [1]}', '{"stack": "' + "x" * 70_000 + '"}',
+    for bad in ("[]", '{"build_id": 1}', '{"logs": [1]}', '{"stack": "' + "x" * 70_000 + '"}',
                 '{"logs": ' + str(["x"] * 60).replace("'", '"') + "}"):
         with pytest.raises(protocol.ProtocolError):
             protocol.decode_trap(bad)

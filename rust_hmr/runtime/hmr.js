@@ -1,5 +1,6 @@
 // rust-hmr's browser runtime. The dev server puts it in the page with its configuration:
-//   <script type="application/json" id="rust-hmr-config">{build, module, patches, socket}</script>
+//   <script type="application/json" id="rust-hmr-config">{build_id, module, patches, socket}
+//   </script>
 // It instantiates the app's prepared main module, applies the patches the server pushes, in the
 // order sent (instantiating a patch applies it: its element segment writes the new functions
 // into their table slots), shows compile errors in an overlay while the old code keeps running,
@@ -33,9 +34,9 @@ const RELOAD_KEY = "rust-hmr:reload";
 const AFTER_PATCH = "rust_hmr_after_patch"; // the app's export run after each patch
 const MAX_BACKOFF_MS = 5000;
 
-// What the page and the tests can read: the build, the last patch applied, each patch's timing.
+// What the page and the tests read: the build id, the last patch applied, each patch's timing.
 const hmr = (globalThis.__hmr = {
-  build: config.build,
+  build_id: config.build_id,
   patch: 0,
   applied: [], // {id, functions, ms, at: Date.now() when applied}
   loadedAt: Date.now(),
@@ -218,7 +219,7 @@ function handle(message) {
 function connect() {
   const url = new URL(config.socket, location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  url.searchParams.set("build", hmr.build ?? "");
+  url.searchParams.set("build_id", hmr.build_id ?? "");
   url.searchParams.set("patch", String(hmr.patch));
   const socket = new WebSocket(url);
   socket.onmessage = (event) => handle(JSON.parse(event.data));
@@ -245,7 +246,7 @@ async function start() {
     sessionStorage.removeItem(RELOAD_KEY);
     console.log(`[hmr] reloaded: ${reason}`);
   }
-  if (config.build !== null) {
+  if (config.build_id !== null) {
     try {
       main = await instantiateMain(config.module);
     } catch (error) {

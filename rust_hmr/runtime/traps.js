@@ -20,7 +20,7 @@ let turnReset = false;
 let depth = 0; // guarded calls in progress (the app may call back into JS, which calls it)
 let callStart = 0; // seq at the outermost guarded call
 let endpoint = null;
-let build = null;
+let buildId = null; // the build the page runs: each report names it
 
 // V8 keeps 10 frames by default: a panic's own machinery takes 8 of them.
 Error.stackTraceLimit = Math.max(Error.stackTraceLimit ?? 10, 64);
@@ -61,10 +61,10 @@ export function guard(fn, where) {
   };
 }
 
-// Listen for traps the guards did not see; `config` is the runtime's (its socket path, build).
+// Listen for traps the guards did not see; `config` is the runtime's (socket path, build_id).
 export function watchTraps(config) {
   endpoint = new URL(`${config.socket}/trap`, location.href);
-  build = config.build;
+  buildId = config.build_id;
   addEventListener("error", (event) => reportTrap(event.error, "the page", turnStart));
   addEventListener("unhandledrejection", (event) => reportTrap(event.reason, "a promise",
     turnStart));
@@ -74,7 +74,7 @@ function reportTrap(error, where, since) {
   if (!(error instanceof WebAssembly.RuntimeError) || reported.has(error)) return;
   reported.add(error);
   const report = {
-    build,
+    build_id: buildId,
     message: error.message,
     stack: String(error.stack ?? "").slice(0, MAX_TEXT * 16),
     logs: logs.filter((entry) => entry.seq >= since).map((entry) => entry.line.slice(0, MAX_TEXT)),

@@ -2,15 +2,15 @@
 
 Routes (GET and HEAD, and one POST; nothing else is served):
 
-    /  and  /index.html              the page: the crate's template with the runtime put in
-    /_hmr                            the WebSocket; only from the server's own origin
-    /_hmr/runtime/<file>             hmr.js, overlay.js
-    /_hmr/<build>/<crate>.wasm       the prepared main module of build <build>
-    /_hmr/<build>/patches/<n>.wasm   patch <n> of that build
-    /_hmr/<build>/glue/<path>        a wasm-bindgen app's glue: app.js and its snippets
-    /<path>                          a file of the crate's static directory
+    /  and  /index.html                 the page: the crate's template with the runtime put in
+    /_hmr                               the WebSocket; only from the server's own origin
+    /_hmr/runtime/<file>                hmr.js, overlay.js
+    /_hmr/<build_id>/<crate>.wasm       the prepared main module of build <build_id>
+    /_hmr/<build_id>/patches/<n>.wasm   patch <n> of that build
+    /_hmr/<build_id>/glue/<path>        a wasm-bindgen app's glue: app.js and its snippets
+    /<path>                             a file of the crate's static directory
 
-    POST /_hmr/trap                  a page's trap: its backtrace symbolicated (`_traps`)
+    POST /_hmr/trap                     a page's trap: its backtrace symbolicated (`_traps`)
 
 A path that tries to leave its directory gets 403, any other unknown path 404. A request whose
 Host header is a domain name other than `localhost` (or the one the server was started on)
@@ -46,7 +46,7 @@ from rust_hmr.server._traps import BuildSnapshot, TrapDesk
 from rust_hmr.server._websocket import PageSocket
 
 SOCKET_PATH = "/_hmr"
-_BUILD = rf"{{build:[0-9a-f]{{{BUILD_ID_DIGITS}}}}}"
+_BUILD_ID = rf"{{build_id:[0-9a-f]{{{BUILD_ID_DIGITS}}}}}"
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _IMMUTABLE = {"Cache-Control": "max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
 _TYPES = {".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -116,10 +116,10 @@ class DevServer:
         app.router.add_get(SOCKET_PATH, self._socket)
         app.router.add_get(SOCKET_PATH + "/runtime/{name}", self._runtime)
         app.router.add_post(SOCKET_PATH + "/trap", self._trap)
-        app.router.add_get(SOCKET_PATH + f"/{_BUILD}/patches/{{id:[0-9]{{1,9}}}}.wasm",
+        app.router.add_get(SOCKET_PATH + f"/{_BUILD_ID}/patches/{{id:[0-9]{{1,9}}}}.wasm",
                            self._patch)
-        app.router.add_get(SOCKET_PATH + f"/{_BUILD}/glue/{{path:.+}}", self._glue)
-        app.router.add_get(SOCKET_PATH + f"/{_BUILD}/{{name}}", self._module)
+        app.router.add_get(SOCKET_PATH + f"/{_BUILD_ID}/glue/{{path:.+}}", self._glue)
+        app.router.add_get(SOCKET_PATH + f"/{_BUILD_ID}/{{name}}", self._module)
         app.router.add_get("/{path:.*}", self._static)
         app.on_shutdown.append(self._close_pages)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=HTTP_LOGGER)
@@ -231,12 +231,12 @@ class DevServer:
         template = read_template(self.page_templates, state.crate)
         config = {
             "crate": state.crate,
-            "build": state.build,
-            "module": state.module_url() if state.build else None,
+            "build_id": state.build_id,
+            "module": state.module_url() if state.build_id else None,
             "patches": [protocol.as_json(state.patch_message(p)) for p in state.patches],
             "socket": SOCKET_PATH,
         }
-        if state.build and state.glue:
+        if state.build_id and state.glue:
             config["glue"] = state.glue_url()  # a wasm-bindgen app: the page loads its glue
         return web.Response(text=render_page(template, config), content_type="text/html",
                             headers=_NO_STORE)
@@ -282,7 +282,7 @@ class DevServer:
         except protocol.ProtocolError as err:
             raise web.HTTPBadRequest(text=f"{err}\n") from None
         state = self.state
-        snapshot = BuildSnapshot(state.build, state.module,
+        snapshot = BuildSnapshot(state.build_id, state.module,
                                  [(p.id, p.module) for p in state.patches])
         answer = await asyncio.to_thread(self.traps.answer, report, snapshot)
         took = f" (symbolicated in {self.traps.seconds[-1] * 1000:.0f} ms)" \
@@ -311,25 +311,25 @@ class DevServer:
 
     async def _module(self, request: web.Request) -> web.StreamResponse:
         state = self.state
-        if (request.match_info["build"] != state.build
+        if (request.match_info["build_id"] != state.build_id
                 or request.match_info["name"] != f"{state.crate}.wasm"):
             raise web.HTTPNotFound(text="no such build (the app was rebuilt: reload)\n")
-        return _wasm(self._spool.file(f"{state.build}/{state.crate}.wasm", state.module))
+        return _wasm(self._spool.file(f"{state.build_id}/{state.crate}.wasm", state.module))
 
     async def _glue(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
-        data = self.state.glue.get(path) if request.match_info["build"] == self.state.build \
-            else None
+        data = self.state.glue.get(path) \
+            if request.match_info["build_id"] == self.state.build_id else None
         if data is None:
             raise web.HTTPNotFound(text="no such glue file\n")
         return web.Response(body=data, content_type="text/javascript", headers=_IMMUTABLE)
 
     async def _patch(self, request: web.Request) -> web.StreamResponse:
-        build, patch_id = request.match_info["build"], int(request.match_info["id"])
-        module = self.state.patch_module(build, patch_id)
+        build_id, patch_id = request.match_info["build_id"], int(request.match_info["id"])
+        module = self.state.patch_module(build_id, patch_id)
         if module is None:
             raise web.HTTPNotFound(text="no such patch\n")
-        return _wasm(self._spool.file(f"{build}/patches/{patch_id}.wasm", module))
+        return _wasm(self._spool.file(f"{build_id}/patches/{patch_id}.wasm", module))
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]

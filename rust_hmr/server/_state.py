@@ -37,28 +37,28 @@ class PublishedPatch:
 
 @dataclass(frozen=True)
 class PageState:
-    """What a connecting page says it runs: `build` (None: the page has no app loaded) and the
-    last patch it applied. From the connection's query string."""
+    """What a connecting page says it runs: `build_id` (None: the page has no app loaded) and
+    the last patch it applied. From the connection's query string."""
 
-    build: str | None = None
+    build_id: str | None = None
     patch: int = 0
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> PageState:
-        """From `build=<id>&patch=<n>`; a malformed patch number raises ValueError."""
-        build = query.get("build") or None
+        """From `build_id=<id>&patch=<n>`; a malformed patch number raises ValueError."""
+        build_id = query.get("build_id") or None
         patch_text = query.get("patch") or "0"
         if not (patch_text.isascii() and patch_text.isdigit()) or len(patch_text) > 9:
             raise ValueError(f"patch must be a non-negative integer, got {patch_text!r}")
-        return cls(build, int(patch_text))
+        return cls(build_id, int(patch_text))
 
 
 @dataclass
 class DevState:
-    """The crate's current build (`module` bytes and `build` id) and the patches since."""
+    """The crate's current build (`module` bytes and its `build_id`) and the patches since."""
 
     crate: str
-    build: str | None = None
+    build_id: str | None = None
     module: bytes = b""
     patches: list[PublishedPatch] = field(default_factory=list)
     error: protocol.Error | None = None
@@ -71,14 +71,14 @@ class DevState:
     # URLs: both carry the build id, so a page never gets a module of another build.
 
     def module_url(self) -> str:
-        return f"/_hmr/{self.build}/{self.crate}.wasm"
+        return f"/_hmr/{self.build_id}/{self.crate}.wasm"
 
     def patch_url(self, patch_id: int) -> str:
-        return f"/_hmr/{self.build}/patches/{patch_id}.wasm"
+        return f"/_hmr/{self.build_id}/patches/{patch_id}.wasm"
 
     def glue_url(self) -> str | None:
         """The glue's entry module, for a wasm-bindgen app."""
-        return f"/_hmr/{self.build}/glue/app.js" if self.glue else None
+        return f"/_hmr/{self.build_id}/glue/app.js" if self.glue else None
 
     def patch_message(self, patch: PublishedPatch) -> protocol.PatchReady:
         return protocol.PatchReady(patch.id, self.patch_url(patch.id), patch.ms, patch.functions,
@@ -92,7 +92,7 @@ class DevState:
         files by path): pages load it again."""
         self.crate = crate or self.crate
         self.glue = dict(glue or {})
-        self.build = build_id(module)
+        self.build_id = build_id(module)
         self.module = module
         self.patches = []
         self.error = None
@@ -101,7 +101,7 @@ class DevState:
     def publish_patch(self, patch_id: int, module: bytes, ms: int, functions: tuple[str, ...],
                       bindgen: dict[str, Any] | None = None) -> list[protocol.Message]:
         """Patch `patch_id` of the current build (ids follow each other from 1)."""
-        if self.build is None:
+        if self.build_id is None:
             raise ValueError("no build to patch")
         if patch_id != self.last_patch + 1:
             raise ValueError(f"patch {patch_id} does not follow patch {self.last_patch}")
@@ -125,21 +125,21 @@ class DevState:
 
     def catch_up(self, page: PageState) -> list[protocol.Message]:
         """What a page that connects now must get to run the current code."""
-        if self.build is None:
+        if self.build_id is None:
             return [protocol.Hello(None, 0), *([self.error] if self.error else [])]
-        if page.build is None:
+        if page.build_id is None:
             return [protocol.FullReload("the app has been built")]
-        if page.build != self.build:
-            return [protocol.FullReload(f"the page runs build {page.build}, "
-                                        f"the server has build {self.build}")]
+        if page.build_id != self.build_id:
+            return [protocol.FullReload(f"the page runs build {page.build_id}, "
+                                        f"the server has build {self.build_id}")]
         if page.patch > self.last_patch:
             return [protocol.FullReload(f"the page has patch {page.patch}, the server only "
                                         f"{self.last_patch} (did it restart?)")]
         missed = [self.patch_message(p) for p in self.patches if p.id > page.patch]
-        return [protocol.Hello(self.build, self.last_patch), *missed,
+        return [protocol.Hello(self.build_id, self.last_patch), *missed,
                 *([self.error] if self.error else [])]
 
-    def patch_module(self, build: str, patch_id: int) -> bytes | None:
-        if build != self.build or not 1 <= patch_id <= len(self.patches):
+    def patch_module(self, build_id: str, patch_id: int) -> bytes | None:
+        if build_id != self.build_id or not 1 <= patch_id <= len(self.patches):
             return None
         return self.patches[patch_id - 1].module

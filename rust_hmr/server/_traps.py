@@ -46,7 +46,7 @@ class BuildSnapshot:
     """What a trap is symbolicated against, taken on the event loop: the build id, its main
     module and its patches (id, module) so far."""
 
-    build: str | None
+    build_id: str | None
     module: bytes
     patches: Sequence[tuple[int, bytes]]
 
@@ -71,7 +71,7 @@ class TrapDesk:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._build: str | None = None
+        self._build_id: str | None = None
         self._symbolicator: Symbolicator | None = None
         self._patches: set[int] = set()
         self.seconds: list[float] = []  # per trap: how long symbolicating it took
@@ -81,9 +81,9 @@ class TrapDesk:
         panic = panic_message(list(report.logs))
         frames: list[Frame] = []
         note = ""
-        if snapshot.build is None or report.build != snapshot.build:
-            note = (f"the page runs build {report.build}, the server has build "
-                    f"{snapshot.build}: no backtrace (reload the page)")
+        if snapshot.build_id is None or report.build_id != snapshot.build_id:
+            note = (f"the page runs build {report.build_id}, the server has build "
+                    f"{snapshot.build_id}: no backtrace (reload the page)")
         else:
             start = time.perf_counter()
             frames = self._frames(parse_stack(report.stack), snapshot)
@@ -96,9 +96,9 @@ class TrapDesk:
 
     def _frames(self, raw: list[RawFrame], snapshot: BuildSnapshot) -> list[Frame]:
         with self._lock:
-            if self._symbolicator is None or self._build != snapshot.build:
+            if self._symbolicator is None or self._build_id != snapshot.build_id:
                 self._symbolicator = Symbolicator(snapshot.module)
-                self._build, self._patches = snapshot.build, set()
+                self._build_id, self._patches = snapshot.build_id, set()
             for patch_id, module in snapshot.patches:
                 if patch_id not in self._patches:
                     self._symbolicator.add_patch(patch_id, module)

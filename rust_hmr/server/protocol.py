@@ -1,6 +1,6 @@
 """The dev server's wire format: every message it sends to a page, one JSON object a frame.
 
-    hello        {build, patch}                  on connect: the server's build and last patch
+    hello        {build_id, patch}               on connect: the server's build id and last patch
     patch        {id, url, ms, functions, bindgen}  instantiate the module at `url` to apply it;
                                                  `bindgen`: descriptions of the wasm-bindgen
                                                  imports and closure types it brings (the
@@ -9,15 +9,15 @@
     error        {message, diagnostics}          a compile error: show it, keep the old code
     ok           {}                              the error is fixed (a patch may follow)
 
-A page connects to `/_hmr?build=<build id>&patch=<last patch applied>` and sends nothing else;
-the server answers with what it missed (`catch_up` in the server state). The runtime in
+A page connects to `/_hmr?build_id=<build id>&patch=<last patch applied>` and sends nothing
+else; the server answers with what it missed (`catch_up` in the server state). The runtime in
 `rust_hmr/runtime/hmr.js` is the other side: it dispatches on the same `type` values.
 
 When the app traps, the page POSTs a `TrapReport` to `/_hmr/trap` (JSON, from its own origin)
 and gets a `TrapAnswer`: the backtrace symbolicated (`rust_hmr/runtime/traps.js`).
 
-    TrapReport   {build, message, stack, logs, where}   the RuntimeError and what was logged
-    TrapAnswer   {title, panic, frames, text, note}     frames: `rust_hmr.backtrace.Frame`s
+    TrapReport   {build_id, message, stack, logs, where}   the RuntimeError and what was logged
+    TrapAnswer   {title, panic, frames, text, note}        frames: `rust_hmr.backtrace.Frame`s
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Hello:
-    """Sent first on every connection. `build` is None while nothing has built yet."""
+    """Sent first on every connection. `build_id` is None while nothing has built yet."""
 
-    build: str | None
+    build_id: str | None
     patch: int
     type: Literal["hello"] = field(default="hello", init=False)
 
@@ -95,7 +95,7 @@ _BY_TYPE: dict[str, type[Message]] = {cls.type: cls for cls in (Hello, PatchRead
                                                                 Error, StyleChanged, Ok)}
 # What each field may hold on the wire (JSON has no tuples: a list becomes one).
 _KINDS: dict[str, tuple[type, ...]] = {
-    "build": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
+    "build_id": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
     "functions": (list,), "reason": (str,), "message": (str,), "diagnostics": (str,),
     "path": (str,), "version": (int,), "bindgen": (dict, type(None)),
 }  # fmt: skip
@@ -150,8 +150,8 @@ def decode(text: str | bytes) -> Message:
 def describe(message: Message) -> str:
     """One line for a log."""
     match message:
-        case Hello(build=build, patch=patch):
-            return f"hello: build {build or '(none yet)'}, patch {patch}"
+        case Hello(build_id=build_id, patch=patch):
+            return f"hello: build {build_id or '(none yet)'}, patch {patch}"
         case PatchReady(id=id, functions=functions, ms=ms):
             return f"patch {id}: {len(functions)} functions, {ms} ms"
         case FullReload(reason=reason):
@@ -177,7 +177,7 @@ class TrapReport:
     engine's text, with `wasm-function[i]:0x<offset>` frames), the lines the app logged just
     before (a panic hook's message is among them), and `where` the runtime caught it."""
 
-    build: str | None
+    build_id: str | None
     message: str
     stack: str
     logs: tuple[str, ...] = ()
@@ -201,18 +201,18 @@ def decode_trap(text: str | bytes) -> TrapReport:
     """The TrapReport a JSON text holds; anything else (or anything too long) raises
     ProtocolError."""
     data = _json_object(text)
-    build, logs = data.get("build"), data.get("logs", [])
+    build_id, logs = data.get("build_id"), data.get("logs", [])
     strings = {name: data.get(name, "") for name in ("message", "stack", "where")}
-    if not isinstance(build, str | None) or not all(isinstance(v, str) for v in
-                                                    strings.values()):
-        raise ProtocolError("a trap report has build, message, stack and where as strings")
+    if not isinstance(build_id, str | None) or not all(isinstance(v, str) for v in
+                                                       strings.values()):
+        raise ProtocolError("a trap report has build_id, message, stack and where as strings")
     if not isinstance(logs, list) or not all(isinstance(line, str) for line in logs):
         raise ProtocolError("a trap report's logs are a list of strings")
     too_long = [name for name, value in strings.items() if len(value) > TRAP_LIMITS[name]]
     if too_long or len(logs) > TRAP_LIMITS["logs"] or any(len(line) > TRAP_LIMITS["log"]
                                                           for line in logs):
         raise ProtocolError(f"a trap report too long ({', '.join(too_long) or 'logs'})")
-    return TrapReport(build, strings["message"], strings["stack"], tuple(logs),
+    return TrapReport(build_id, strings["message"], strings["stack"], tuple(logs),
                       strings["where"])
 
 
