@@ -47,7 +47,7 @@ from rust_hmr.cargo_build import build_wasm
 from rust_hmr.host import Host, HostError, HostTrap
 from rust_hmr.toolchain import Toolchain
 
-Sources = dict[str, str]  # file name under src/ -> its text
+Sources = dict[str, str]  # file (under the workload's `files` folder) -> its text
 Answer = str  # "ok: <text>", "error: <text>", "trap", or an integer export's value
 
 MANGLED = re.compile(r"_ZN|_R[0-9A-Z]")
@@ -58,7 +58,7 @@ MANGLED = re.compile(r"_ZN|_R[0-9A-Z]")
 
 @dataclass(frozen=True)
 class Change:
-    """One text replacement in src/`file`: `old` must occur exactly once (every time, with
+    """One text replacement in `file`: `old` must occur exactly once (every time, with
     `every`: a rename)."""
 
     file: str
@@ -129,7 +129,7 @@ class Edit:
 
 @dataclass(frozen=True)
 class RevertFile:
-    """Puts src/`file` back to the example's original text (made into an Edit when it runs)."""
+    """Puts `file` back to the example's original text (made into an Edit when it runs)."""
 
     file: str
 
@@ -145,18 +145,9 @@ def restore(name: str, current: Sources, wanted: Sources) -> Edit:
 # The app's side
 
 
-@dataclass(frozen=True)
-class Workload:
-    """What the comparison asks an example. `setup`: literal programs that build the state
-    before the first edit; `probes`: programs asked after every edit; `counters`: integer
-    exports compared after the probes. `comparable(call, live_sources, reference_sources)`:
-    whether a probe (or counter) means the same on both sides, given the sources whose
-    initialisation made the live state and the reference's sources."""
-
-    setup: tuple[str, ...]
-    probes: tuple[str, ...]
-    counters: tuple[str, ...]
-    comparable: Callable[[str, Sources, Sources], bool]
+def always(call: str, live: Sources, reference: Sources) -> bool:
+    """Every probe is comparable: the app's initialisation registers nothing an edit changes."""
+    return True
 
 
 class App:
@@ -184,6 +175,41 @@ class App:
             return str(self.host.call(name))
         except HostTrap:
             return "trap"
+
+
+class ExportApp(App):
+    """An app driven through its exports: a program is `export arg...` (integers), answered
+    with the export's value, or `page:<id>`, the text the app's `render` gives element `id`."""
+
+    def eval(self, program: str) -> Answer:
+        name, *args = program.split()
+        try:
+            if name.startswith("page:"):
+                self.host.call("render")
+                return f"ok: {self.host.page.get(name.removeprefix('page:'), '(no text)')}"
+            return f"ok: {self.host.call(name, *map(int, args))}"
+        except HostTrap:
+            return "trap"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the comparison asks an example. `setup`: literal programs that build the state
+    before the first edit; `probes`: programs asked after every edit; `counters`: integer
+    exports compared after the probes. `comparable(call, live_sources, reference_sources)`:
+    whether a probe (or counter) means the same on both sides, given the sources whose
+    initialisation made the live state and the reference's sources.
+
+    `crate`: the folder of the example that is built (a workspace's app crate); `files`: the
+    folder whose `.rs` files the edits name, relative to it; `app`: how programs are run."""
+
+    setup: tuple[str, ...]
+    probes: tuple[str, ...]
+    counters: tuple[str, ...]
+    comparable: Callable[[str, Sources, Sources], bool] = always
+    crate: str = "."
+    files: str = "src"
+    app: type[App] = App
 
 
 # Outcomes
@@ -290,11 +316,13 @@ class Differential:
         self.live_dir = Path(shutil.copytree(example, work / "live", ignore=ignore))
         self.ref_dir = Path(shutil.copytree(example, work / "reference", ignore=ignore))
         self.compiled = work / "compiled"  # the reference modules' compiled code, by blake3
-        self.original: Sources = {p.name: p.read_text()
-                                  for p in sorted((self.live_dir / "src").glob("*.rs"))}
+        files = self.live_dir / workload.files
+        self.original: Sources = {p.relative_to(files).as_posix(): p.read_text()
+                                  for p in sorted(files.rglob("*.rs"))
+                                  if "target" not in p.relative_to(files).parts}
         self.sources: Sources = dict(self.original)
         self.ref_sources: Sources = dict(self.original)
-        self.project = Project(self.live_dir, toolchain=toolchain)
+        self.project = Project(self.live_dir / workload.crate, toolchain=toolchain)
         self.history: list[str] = []  # every program the live app was given, in order
         self.edits: list[str] = []
         self.outcomes: list[Outcome] = []
@@ -314,7 +342,7 @@ class Differential:
         if isinstance(edit, RevertFile):
             edit = self.revert_file(edit.file)
         self.sources = edit.apply(self.sources)
-        _write(self.live_dir, self.sources)
+        _write(self.live_dir / self.workload.files, self.sources)
         self.edits.append(edit.name)
         outcome = Outcome(len(self.outcomes) + 1, edit.name, "patch")
         reference = _Background(self._build_reference) if self.parallel else None
@@ -376,17 +404,17 @@ class Differential:
 
     def _reload(self) -> None:
         """What a page reload does: a new build, a new Host, the history replayed."""
-        self.app = App(Host(self.project.build()))
+        self.app = self.workload.app(Host(self.project.build()))
         for program in self.history:
             self.app.eval(program)
         self.state_sources = dict(self.sources)  # whose initialisation made the live state
 
     def _build_reference(self) -> Path | CargoCompileError:
         sources = dict(self.sources)
-        _write(self.ref_dir, sources, self.ref_sources)
+        _write(self.ref_dir / self.workload.files, sources, self.ref_sources)
         self.ref_sources = sources
         try:
-            return build_wasm(self.ref_dir, "dev", self.toolchain).path
+            return build_wasm(self.ref_dir / self.workload.crate, "dev", self.toolchain).path
         except CargoCompileError as err:
             return err
 
@@ -397,7 +425,8 @@ class Differential:
         counters = [c for c in workload.counters
                     if workload.comparable(f"{c}()", self.state_sources, self.sources)]
         live = [self.app.eval(p) for p in probes] + [self.app.counter(c) for c in counters]
-        ref = App(Host(_without_custom_sections(module.read_bytes()), cache_dir=self.compiled))
+        ref = workload.app(Host(_without_custom_sections(module.read_bytes()),
+                                cache_dir=self.compiled))
         for program in self.history:
             ref.eval(program)
         expected = [ref.eval(p) for p in probes] + [ref.counter(c) for c in counters]
@@ -441,10 +470,10 @@ class _Background:
         return self._result
 
 
-def _write(crate: Path, sources: Sources, previous: Sources | None = None) -> None:
+def _write(folder: Path, sources: Sources, previous: Sources | None = None) -> None:
     """Saves the files whose text changed (all that differ from the files on disk)."""
     for file, text in sources.items():
-        path = crate / "src" / file
+        path = folder / file
         old = previous.get(file) if previous is not None else path.read_text()
         if old != text:
             path.write_text(text)

@@ -138,6 +138,34 @@ def test_std_functions_the_app_never_called(tmp_path: Path, toolchain: Toolchain
     assert_patched(s.run([STD_REPEAT, STD_UPPER, STD_LOWER, STD_HASHSET, STD_PANIC]))
 
 
+# Across the crates of a workspace
+
+
+def test_edits_across_the_crates_of_a_workspace(tmp_path: Path, toolchain: Toolchain) -> None:
+    """examples/workspace: every kind of the workspace catalogue once, in member crates and in
+    the app, each compared with a fresh build of the whole workspace. The layout edit and its
+    undo reload, naming the type; the rename may reload; everything else patches."""
+    import workspace_edits as ws
+
+    s = Differential(EXAMPLES / "workspace", tmp_path, toolchain, ws.WORKLOAD)
+    outcomes = s.run([
+        ws.UI_EURO, ws.MODEL_CENTS, ws.TOTAL_FOLD, ws.TAX_ADD, ws.TAX_CALL, ws.UI_SHOUT,
+        ws.TAX_CALL.reverted(), ws.MOST_ADD, ws.RENAME_ITEM, ws.RENAME_ITEM.reverted(),
+        ws.ITEM_FIELD, ws.ITEM_FIELD.reverted(), ws.MOST_ADD.reverted(), ws.UI_EURO.reverted(),
+        ws.PRICE_UNIT,
+        ws.COMPILE_ERROR, ws.COMPILE_ERROR.reverted(), ws.TOTAL_FOLD.reverted(), ws.TOTAL_LESS])
+    assert [o.result for o in outcomes].count("compile-error") == 1
+    assert sum(o.compared for o in outcomes) >= 5 * (len(outcomes) - 1)  # the probes ran
+    assert_right(outcomes)
+    reloads = {o.edit: o.reason for o in outcomes if o.result == "full-reload"}
+    layout = {ws.ITEM_FIELD.name, ws.ITEM_FIELD.reverted().name}
+    # The rename changes the cart's type (a RefCell<Vec<Entry>>): its static can't be kept.
+    rename = {ws.RENAME_ITEM.name, ws.RENAME_ITEM.reverted().name}
+    assert layout <= reloads.keys() <= layout | rename, tally(outcomes)
+    assert all("model::Item" in reloads[name] for name in layout), reloads
+    assert all(readable(reason) for reason in reloads.values()), reloads
+
+
 # Long and random sequences
 
 
@@ -169,6 +197,16 @@ SEEDS = [int(seed) for seed in os.environ.get("RUST_HMR_DIFF_SEEDS", "1,2").spli
 def test_random_edits(tmp_path: Path, toolchain: Toolchain, seed: int) -> None:
     s = session(tmp_path, toolchain)
     outcomes = s.random_walk(CATALOGUE, EDITS, random.Random(seed))
+    assert len(outcomes) == EDITS
+    assert_right(outcomes)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_edits_to_a_workspace(tmp_path: Path, toolchain: Toolchain, seed: int) -> None:
+    import workspace_edits as ws
+
+    s = Differential(EXAMPLES / "workspace", tmp_path, toolchain, ws.WORKLOAD)
+    outcomes = s.random_walk(ws.CATALOGUE, EDITS, random.Random(seed))
     assert len(outcomes) == EDITS
     assert_right(outcomes)
 
