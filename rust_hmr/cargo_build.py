@@ -18,11 +18,14 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rust_hmr.compile_inputs import CompileInputs, compile_inputs
 from rust_hmr.shim.link_manifest import HMR_LINK_ARGS
 from rust_hmr.toolchain import Toolchain, find_toolchain
+
+if TYPE_CHECKING:
+    from rust_hmr.plugins.tree import PluggedTree
 
 Profile = Literal["dev", "release"]
 
@@ -132,25 +135,44 @@ def build_wasm(
     name = crate_name(crate_dir)
     toolchain = toolchain or find_toolchain()
     target_dir = target_dir or crate_dir / "target" / "rust-hmr"
-    args = ["build", "--target", toolchain.target, "--target-dir", str(target_dir)]
-    args += ["--manifest-path", str(crate_dir / "Cargo.toml")]
-    args += ["--message-format", "json-render-diagnostics"]
-    if profile == "release":
-        args.append("--release")
     if on_output is None and verbose:
         on_output = sys.stderr.write
     start = time.perf_counter()
+    tree = _plugged(crate_dir, name, target_dir)
+    build_dir = crate_dir if tree is None else tree.crate_dir(crate_dir)
+    if tree is not None and on_output is not None:
+        show, on_output = on_output, lambda line: show(tree.original_text(line))
+    args = ["build", "--target", toolchain.target, "--target-dir", str(target_dir)]
+    args += ["--manifest-path", str(build_dir / "Cargo.toml")]
+    args += ["--message-format", "json-render-diagnostics"]
+    if profile == "release":
+        args.append("--release")
     stdout, stderr, code = _run_cargo(
         toolchain.cargo_command(*args),
-        crate_dir,
+        build_dir,
         build_env(toolchain, profile, linker, extra_env),
         on_output,
     )
     seconds = time.perf_counter() - start
     if code != 0:
-        raise CompileError(name, stderr)
-    return BuiltModule(_artifact(stdout, name, crate_dir), profile, name, seconds,
-                       compile_inputs(stdout, crate_dir))
+        raise CompileError(name, stderr if tree is None else tree.original_text(stderr))
+    inputs = compile_inputs(stdout, build_dir)
+    return BuiltModule(_artifact(stdout, name, build_dir), profile, name, seconds,
+                       inputs if tree is None else tree.original_inputs(inputs))
+
+
+def _plugged(crate_dir: Path, name: str, target_dir: Path) -> PluggedTree | None:
+    """The transformed tree to build when the crate names plugins (`rust_hmr.plugins`); a
+    plugin's refusal is a compile error: the user's source is what it refuses."""
+    from rust_hmr.plugins import PluginError, load_plugins
+    from rust_hmr.plugins.tree import plug
+    from rust_hmr.settings import SettingsError, plugin_names
+
+    try:
+        names = plugin_names(crate_dir)
+        return plug(crate_dir, target_dir, load_plugins(names)) if names else None
+    except (PluginError, SettingsError) as err:
+        raise CompileError(name, f"error: {err}\n") from None
 
 
 def _run_cargo(

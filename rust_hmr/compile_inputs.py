@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CompileInputs", "compile_inputs", "parse_dep_info"]
+__all__ = ["CompileInputs", "compile_inputs", "parse_dep_info", "workspace_root"]
 
 _ENV_DEP = "# env-dep:"
 _RERUN_IF_ENV = "cargo:rerun-if-env-changed="
@@ -162,7 +163,7 @@ def _dep_info_files(message: Mapping[str, Any]) -> Iterable[tuple[Path, Path]]:
     """(dep-info file, directory its relative paths start from) of one artifact: cargo's
     beside an uplifted artifact (absolute paths), rustc's in `deps/` (paths relative to the
     workspace root, where cargo runs rustc)."""
-    package_dir = _workspace_root(Path(message.get("manifest_path", "./Cargo.toml")).parent)
+    package_dir = workspace_root(Path(message.get("manifest_path", "./Cargo.toml")).parent)
     for name in message.get("filenames", []):
         artifact = Path(name)
         stem = artifact.stem
@@ -175,13 +176,13 @@ def _dep_info_files(message: Mapping[str, Any]) -> Iterable[tuple[Path, Path]]:
             yield artifact.parent / "deps" / f"{stem}.d", package_dir
 
 
-def _workspace_root(package_dir: Path) -> Path:
-    """The nearest folder at or above the package whose Cargo.toml has a `[workspace]`."""
+def workspace_root(package_dir: Path) -> Path:
+    """The nearest folder at or above the package whose Cargo.toml has a `[workspace]` table
+    (cargo looks as far up as it must: folders between may have no Cargo.toml), else the
+    package's own folder."""
     for place in (package_dir, *package_dir.parents):
         manifest = place / "Cargo.toml"
-        if not manifest.is_file():
-            break
-        if "[workspace]" in _read_text(manifest):
+        if manifest.is_file() and re.search(r"^\s*\[workspace\]", _read_text(manifest), re.M):
             return place
     return package_dir
 

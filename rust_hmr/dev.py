@@ -42,6 +42,14 @@ from rust_hmr.bindgen import BindgenError
 from rust_hmr.bindgen.live import LiveBindings, has_bindgen_section
 from rust_hmr.cargo_build import CompileError
 from rust_hmr.link import FullReload, Patch
+from rust_hmr.plugins import (
+    CompileErrorEvent,
+    PatchEvent,
+    PluginError,
+    ReloadEvent,
+    load_plugins,
+    run_hook,
+)
 from rust_hmr.server import DevServer, ServerError
 from rust_hmr.settings import Settings, load_settings
 from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
@@ -135,6 +143,7 @@ class DevLoop:
         self._last_change = 0.0  # time.monotonic() of the last queued change
         self._needs_build = True  # no good build yet: the next change builds, not patches
         self.bindings: LiveBindings | None = None  # a wasm-bindgen app's glue and describer
+        self.plugins = self._plugins()
 
     # Life cycle
 
@@ -333,6 +342,8 @@ class DevLoop:
                                 f"({brought.seconds * 1000:.1f} ms)")
         ms = round((time.perf_counter() - start) * 1000)
         self.server.publish_patch(result.id, result.module, ms, result.functions, descriptions)
+        run_hook(self.plugins, "after_patch", PatchEvent(self.crate, result.id, result.changed),
+                 self.echo)
         count = len(result.functions)
         changed = f"; changed: {_names(result.changed)}" if result.changed else ""
         return "patch", (f"patch {result.id}, {count} function{'s' * (count != 1)}{changed}"
@@ -345,7 +356,16 @@ class DevLoop:
             self._needs_build = True
             return self._failed(err)
         self._publish_build(build, reason)
+        run_hook(self.plugins, "after_reload", ReloadEvent(self.crate, reason), self.echo)
         return "full-reload", f"full reload: {reason}"
+
+    def _plugins(self) -> tuple[object, ...]:
+        """The crate's plugins, for their dev-loop hooks. One that can't be loaded has no
+        hooks here: the build says what is wrong with it, in the pages and the terminal."""
+        try:
+            return load_plugins(self.settings.plugins)
+        except PluginError:
+            return ()
 
     def _build(self) -> Build:
         """Build; for a wasm-bindgen app, its glue too (BindgenError when it can't be made)."""
@@ -370,6 +390,8 @@ class DevLoop:
         summary = diagnostics.summary(err.stderr)
         self.server.publish_error(summary, diagnostics.plain(diagnostics.readable(err.stderr)))
         self.echo(diagnostics.readable(err.stderr).rstrip("\n"))
+        run_hook(self.plugins, "on_compile_error",
+                 CompileErrorEvent(self.crate, summary, err.stderr), self.echo)
         errors, warnings = diagnostics.counts(err.stderr)
         tally = ", ".join(f"{n} {word}{'s' * (n != 1)}"
                           for n, word in ((errors, "error"), (warnings, "warning")) if n)

@@ -35,6 +35,7 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "parse_size",
+    "plugin_names",
 ]
 
 METADATA_KEY = "rust-hmr"
@@ -132,6 +133,15 @@ def _parse_wasm_opt(value: Any) -> str:
     return "" if text.lower() == "none" else text
 
 
+def _parse_names(value: Any) -> tuple[str, ...]:
+    """A list of names; on a command line or in the environment, separated by commas."""
+    if isinstance(value, str):
+        value = [name.strip() for name in value.split(",") if name.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of names")
+    return tuple(value)
+
+
 def _parse_strip(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in ("debug", "all", "none"):
@@ -190,6 +200,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("remote-cache-deadline", _parse_seconds, 15.0, "Time the remote cache may take "
             "in one run, in all; past it the remote is off.", "SECONDS",
             env="RUST_HMR_REMOTE_DEADLINE"),
+    Setting("plugins", _parse_names, (), "Source-modifier plugins, by entry point name "
+            "(group rust_hmr.plugins) or as module:attribute.", "NAMES"),
     Setting("host", _parse_str, "127.0.0.1", "Address the dev server listens on.", "ADDR"),
     Setting("port", _parse_port, 8000, "Port of the dev server.", "PORT"),
 )
@@ -212,6 +224,7 @@ class Settings:
     cache_read_only: bool = False
     remote_cache_timeout: float = 5.0
     remote_cache_deadline: float = 15.0
+    plugins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
     origin: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -249,6 +262,13 @@ def read_metadata(crate_dir: Path) -> dict[str, Any]:
             raise SettingsError(f"{manifest}: {path} must be a table, got "
                                 f"{_toml_type(data)} {data!r}")
     return data
+
+
+def plugin_names(crate_dir: Path) -> tuple[str, ...]:
+    """The crate's `plugins` setting alone (every compile reads it; the other settings are
+    its callers' business)."""
+    value = read_metadata(crate_dir).get("plugins")
+    return () if value is None else _checked(_BY_KEY["plugins"], value, "Cargo.toml")
 
 
 def _toml_type(value: Any) -> str:

@@ -27,9 +27,12 @@ def snippets(language: str, text: str | None = None) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
 
 
+def section(title: str) -> str:
+    return README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def own_crate_section() -> str:
-    text = README.read_text()
-    return text.split("## Your own crate", 1)[1].split("\n## ", 1)[0]
+    return section("Your own crate")
 
 
 def new_crate(place: Path, toolchain: Toolchain, lib_rs: str) -> Path:
@@ -42,6 +45,9 @@ def new_crate(place: Path, toolchain: Toolchain, lib_rs: str) -> Path:
     [toml] = snippets("toml", own_crate_section())
     with (crate / "Cargo.toml").open("a") as manifest:
         manifest.write("\n" + toml)
+        if "#[hot_hook]" in lib_rs:  # the Plugins section's snippet: its Cargo.toml lines too
+            [plugins] = snippets("toml", section("Plugins"))
+            manifest.write("\n" + plugins)
     (crate / "src" / "lib.rs").write_text(lib_rs)
     return crate
 
@@ -121,3 +127,32 @@ def test_the_readme_crate_in_the_browser_shows_building_then_each_patch(
         context.close()
         server.stop()
         shutil.rmtree(hello / "target", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_the_readme_plugin_crate_renders_after_each_patch_headless(tmp_path: Path,
+                                                                   toolchain: Toolchain) -> None:
+    [lib_rs] = snippets("rust", section("Plugins"))
+    crate = new_crate(tmp_path, toolchain, lib_rs)
+    project = Project(crate)
+    host = Host(project.build())
+    host.call("start")
+    assert host.page["app"] == "Hello again! Patches applied: 0"
+    lib = crate / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace("Hello again!", "Hi again!"))
+    host.apply(project.rebuild())  # the export #[hot_hook] made runs `refresh`
+    assert host.page["app"] == "Hi again! Patches applied: 1"
+
+
+def test_the_readme_plugin_of_your_own_runs_as_written(tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    from rust_hmr.plugins import PatchEvent, load_plugins
+
+    [source] = snippets("python", section("Plugins"))
+    (tmp_path / "readme_shout.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [shout] = load_plugins(["readme_shout:Shout"])
+    assert shout.transform("src/lib.rs", 'let s = shout!("hi there");\n') == (
+        'let s = "HI THERE";\n')
+    shout.after_patch(PatchEvent(tmp_path, 3, ("app::render",)))
+    assert capsys.readouterr().out == "patch 3: app::render\n"

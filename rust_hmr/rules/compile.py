@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -106,7 +106,22 @@ def flags(crate: Crate, profile: str, env: Mapping[str, str] | None = None) -> d
                         if k.startswith(prefixes) or k in _OUTPUT_VARS},
         "manifest": crate.manifest_blake3,
         "cargo_config": [file_blake3(path) for path in _cargo_configs(crate.dir, env)],
+        **({"plugins": _plugin_versions(crate.settings.plugins)} if crate.settings.plugins
+           else {}),
     }
+
+
+def _plugin_versions(names: Sequence[str]) -> list[list[str]]:
+    """Each plugin's name and version: its transform decides what cargo compiles, so a new
+    version is a new build. A plugin that can't be loaded is keyed by its name alone (the
+    compile then fails and says why)."""
+    from rust_hmr.plugins import PluginError, load_plugins
+
+    try:
+        plugins = load_plugins(names)
+    except PluginError:
+        return [[name, "?"] for name in names]
+    return [[str(p.name), str(getattr(p, "version", ""))] for p in plugins]
 
 
 def _cargo_configs(crate_dir: Path, env: Mapping[str, str]) -> list[Path]:
