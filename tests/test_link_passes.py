@@ -113,6 +113,14 @@ def test_a_static_whose_type_changed_at_the_same_size_is_refused() -> None:
         "covers the type, changed): the value it holds can't be kept")
 
 
+def test_a_thread_local_whose_type_changed_is_named_as_the_source_says() -> None:
+    key = "_ZN3app4CART7__getit5__KEY17h0123456789abcdefE"
+    retyped = "_ZN3app4CART7__getit5__KEY17hfedcba9876543210E"
+    obj = view([(".tbss." + retyped, bytes(4))], [defined(retyped, 0)])
+    assert refusal([obj], main(static(key, 0x2000))).startswith(
+        "thread_local! app::CART changed its type (still 4 bytes")
+
+
 def test_a_static_whose_type_and_size_changed_is_refused() -> None:
     obj = view([(".data." + COUNT_RETYPED, bytes(8))], [defined(COUNT_RETYPED, 0, size=8)])
     assert "changed its type (4 → 8 bytes)" in refusal([obj], main(static(COUNT, 0x2000)))

@@ -33,6 +33,18 @@ def _path(name: str) -> str:
     return demangle_or_raw(name, hash=False)
 
 
+_THREAD_LOCAL_KEY = "::__getit::__KEY"  # where `thread_local!` keeps a variable's value
+
+
+def _static(name: str) -> str:
+    """A static as its source says it: `thread_local! app::CART` for the key `thread_local!`
+    makes for `CART`, else `static <path>`."""
+    path = _path(name)
+    if path.endswith(_THREAD_LOCAL_KEY):
+        return f"thread_local! {path.removesuffix(_THREAD_LOCAL_KEY)}"
+    return f"static {path}"
+
+
 @dataclass(frozen=True)
 class PlacedSegment:
     """A data segment the patch writes: object `obj`'s segment `segment` at `address`."""
@@ -151,7 +163,7 @@ class DataResolver:
         for sym, (address, old_size) in found:
             if old_size != (sym.size or 0):
                 raise PatchRefused(
-                    f"static {_path(sym.name or '')} changed size "
+                    f"{_static(sym.name or '')} changed size "
                     f"from {old_size} to {sym.size} bytes: the value it holds can't be kept")
             bases.add(address - (sym.offset or 0))
         if len(bases) != 1 or len(found) != len(members):
@@ -170,7 +182,7 @@ class DataResolver:
                 size = (f"still {now} bytes, but rustc's symbol hash, which covers the type, "
                         "changed" if was == now else f"{was} → {now} bytes")
                 raise PatchRefused(
-                    f"static {_path(sym.name)} changed its type ({size}): the value it holds "
+                    f"{_static(sym.name)} changed its type ({size}): the value it holds "
                     "can't be kept")
 
     def _resolve_undefined(self, addresses: dict[tuple[int, int], int]) -> None:
