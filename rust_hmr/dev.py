@@ -29,9 +29,10 @@ import sys
 import threading
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from watchfiles import Change, awatch
@@ -53,6 +54,9 @@ from rust_hmr.plugins import (
 from rust_hmr.server import DevServer, ServerError
 from rust_hmr.settings import Settings, load_settings
 from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
+
+if TYPE_CHECKING:
+    from rust_hmr.rules.custom import Rule
 
 __all__ = ["DevLoop", "Report", "SourceFilter", "run_dev"]
 
@@ -113,6 +117,7 @@ class DevLoop:
         open_browser: bool = False,
         verbose: bool = False,
         echo: Callable[[str], None] = click.echo,
+        rules: Sequence[Rule] = (),
     ) -> None:
         self.crate = Path(crate).resolve()
         self.settings = settings or load_settings(self.crate)
@@ -144,6 +149,8 @@ class DevLoop:
         self._needs_build = True  # no good build yet: the next change builds, not patches
         self.bindings: LiveBindings | None = None  # a wasm-bindgen app's glue and describer
         self.plugins = self._plugins()
+        self.rules = tuple(rules)  # the user's rules (dodo.py), run before every build
+        self._rule_outputs: dict[Path, tuple[int, int]] = {}  # as the rules last left them
 
     # Life cycle
 
@@ -241,7 +248,7 @@ class DevLoop:
                 new_folder = new_folder or path.parent == self.crate
                 continue
             meaning = self.plan.meaning(path)
-            if meaning is Meaning.IGNORE:
+            if meaning is Meaning.IGNORE or self._written_by_rules(path):
                 continue
             shown = str(path.relative_to(self.crate) if path.is_relative_to(self.crate)
                         else path)
@@ -319,7 +326,7 @@ class DevLoop:
         if self._needs_build or not self.hot:
             reason = "the crate builds again" if self.hot else "hot patching is off"
             return await self._full_build(reason)
-        result = await asyncio.to_thread(self.project.rebuild)
+        result = await asyncio.to_thread(self._rules_then_rebuild)
         if isinstance(result, CompileError):
             return self._failed(result)
         if isinstance(result, FullReload):
@@ -367,9 +374,46 @@ class DevLoop:
         except PluginError:
             return ()
 
+    def _rules_then_rebuild(self) -> Patch | FullReload | CompileError:
+        try:
+            self._run_rules()
+        except CompileError as err:
+            return err
+        return self.project.rebuild()
+
+    def _run_rules(self) -> None:
+        """Bring the user's rules' outputs up to date (they may be sources: `feeds_compile`);
+        a rule that fails is shown as a compile error. Rules whose inputs are unchanged are
+        taken from the cache, silently."""
+        if not self.rules:
+            return
+        from rust_hmr.rules.crate import Crate
+        from rust_hmr.rules.custom import run_rule
+
+        crate = Crate(self.crate, self.settings)
+        for rule in self.rules:
+            failed = run_rule(crate, rule, lambda stage, line: self.echo(f"  {stage}: {line}"),
+                              quiet_when_unchanged=True)
+            if failed is not None:
+                raise CompileError(self.crate.name, f"error: {failed}\n")
+            for output in rule.outputs:
+                with contextlib.suppress(OSError):
+                    stat = (self.crate / output).stat()
+                    self._rule_outputs[self.crate / output] = (stat.st_size, stat.st_mtime_ns)
+
+    def _written_by_rules(self, path: Path) -> bool:
+        """A rule's output as the rule left it: its change is already in the build."""
+        kept = self._rule_outputs.get(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        return kept == (stat.st_size, stat.st_mtime_ns)
+
     def _build(self) -> Build:
         """Build; for a wasm-bindgen app, its glue too (BindgenError when it can't be made)."""
         self.bindings = None
+        self._run_rules()
         build = self.project.build()
         module = build.module_path.read_bytes()
         if has_bindgen_section(module):
@@ -407,10 +451,12 @@ def run_dev(
     hot: bool = True,
     open_browser: bool = False,
     verbose: bool = False,
+    rules: Sequence[Rule] = (),
 ) -> int:
-    """Run the dev loop on `crate` until Ctrl-C or SIGTERM; the exit status."""
+    """Run the dev loop on `crate` until Ctrl-C or SIGTERM; the exit status. `rules` (a
+    dodo.py's, through `doit dev`) run before every build."""
     loop = DevLoop(crate, host=host, port=port, settings=settings, hot=hot,
-                   open_browser=open_browser, verbose=verbose)
+                   open_browser=open_browser, verbose=verbose, rules=rules)
     try:
         asyncio.run(loop.run())
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,65 @@ def test_the_readmes_rule_example_runs(crate: Path) -> None:
     doit(crate, "rule:icons")
     assert (crate / "src" / "icons.rs").read_text() == \
         'pub const STAR: &str = r#"<svg id="star"/>"#;'
+
+
+# In the dev loop
+
+
+@pytest.mark.slow
+def test_the_dev_loop_runs_the_rules_before_each_build(tmp_path: Path) -> None:
+    """`doit dev` gives the dev loop the dodo.py's rules: an input edited in the running app
+    regenerates the source it feeds, and that patches; a failing rule shows like a compile
+    error, and the old code runs on."""
+    import asyncio
+    import time
+
+    from conftest import EXAMPLES, copy_crate
+
+    from rust_hmr.dev import DevLoop
+    from rust_hmr.rules import RuleFailed
+    from rust_hmr.settings import load_settings
+
+    @rule(inputs=["words/*.txt"], outputs=["src/words.rs"], feeds_compile=True)
+    def words(files: dict[str, bytes]) -> dict[str, bytes]:
+        """src/words.rs from words/empty.txt"""
+        text = files["words/empty.txt"].decode().strip()
+        if not text:
+            raise RuleFailed("words/empty.txt is empty")
+        return {"src/words.rs": f"pub const EMPTY: &str = {json.dumps(text)};\n".encode()}
+
+    crate = copy_crate(EXAMPLES / "counter", tmp_path / "counter")
+    (crate / "words").mkdir()
+    empty = crate / "words" / "empty.txt"
+    empty.write_text("nothing yet\n")
+    lib, label = crate / "src" / "lib.rs", crate / "src" / "label.rs"
+    lib.write_text(lib.read_text().replace("mod history;", "mod history;\nmod words;"))
+    label.write_text(label.read_text().replace('String::from("nothing yet")',
+                                               "String::from(crate::words::EMPTY)"))
+    lines: list[str] = []
+    loop = DevLoop(crate, settings=load_settings(crate), echo=lines.append, rules=[words])
+    runner = asyncio.new_event_loop()
+
+    def step(action: Callable[[], object], count: int) -> object:
+        action()
+        end = time.monotonic() + 120
+        while len(loop.reports) < count and time.monotonic() < end:
+            runner.run_until_complete(asyncio.sleep(0.05))
+        assert len(loop.reports) == count, (loop.reports, lines)
+        return loop.reports[-1]
+
+    runner.run_until_complete(loop.start())  # the first build runs the rule: src/words.rs
+    try:
+        generated = crate / "src" / "words.rs"
+        assert generated.read_text() == 'pub const EMPTY: &str = "nothing yet";\n'
+        report = step(lambda: empty.write_text("no clicks so far\n"), 1)
+        assert report.outcome == "patch", (report, lines)  # type: ignore[attr-defined]
+        assert "no clicks so far" in generated.read_text()
+        report = step(lambda: empty.write_text("\n"), 2)
+        assert report.outcome == "error", report  # type: ignore[attr-defined]
+        assert "words/empty.txt is empty" in report.detail  # type: ignore[attr-defined]
+        runner.run_until_complete(asyncio.sleep(0.5))
+        assert len(loop.reports) == 2, loop.reports  # the rule's own output: no second build
+    finally:
+        runner.run_until_complete(loop.close())
+        runner.close()

@@ -147,15 +147,15 @@ class DevCommand(DoitCmdBase):
 
     def _execute(self) -> int:
         self.dep_manager.close()
-        crates = {task.meta["rust_hmr"]["crate"]: task.meta["rust_hmr"]["settings"]
+        crates = {task.meta["rust_hmr"]["crate"]: task.meta["rust_hmr"]
                   for task in self.task_list if task.meta and "rust_hmr" in task.meta}
         if len(crates) != 1:
             found = ", ".join(sorted(crates)) or "none"
             raise InvalidCommand("doit dev needs exactly one crate_tasks() crate in dodo.py "
                                  f"(found: {found})")
-        [(crate_dir, settings)] = crates.items()
-        crate = Path(crate_dir)
+        [(crate_dir, meta)] = crates.items()
+        settings = meta["settings"]
         from rust_hmr.dev import run_dev
 
-        return int(run_dev(crate, settings.host, settings.port, settings=settings,
-                           **getattr(self, "_flags", {})) or 0)
+        return int(run_dev(Path(crate_dir), settings.host, settings.port, settings=settings,
+                           rules=meta.get("rules", ()), **getattr(self, "_flags", {})) or 0)

@@ -41,7 +41,7 @@ from doit.exceptions import TaskFailed
 from rust_hmr.rules.crate import Crate
 from rust_hmr.rules.stage import hash_files, run_cached, say, write_if_changed
 
-__all__ = ["Rule", "RuleFailed", "rule", "rule_tasks"]
+__all__ = ["Rule", "RuleFailed", "rule", "rule_tasks", "run_rule"]
 
 PREFIX = "rule"
 Action = Callable[[dict[str, bytes]], Mapping[str, bytes]]
@@ -133,10 +133,20 @@ def _flags_checker(rule: Rule) -> Any:
 
 
 def _run(crate: Crate, rule: Rule) -> TaskFailed | None:
+    failed = run_rule(crate, rule)
+    return None if failed is None else TaskFailed(failed)
+
+
+def run_rule(crate: Crate, rule: Rule, report: Callable[[str, str], None] = say,
+             quiet_when_unchanged: bool = False) -> str | None:
+    """Bring the rule's outputs up to date (from the cache when its inputs were seen
+    before); the reason when it failed. `report(stage, line)` gets the progress lines; with
+    `quiet_when_unchanged`, nothing is reported when no output changed (the dev loop runs
+    every rule before each build)."""
     files = rule.input_files(crate)
 
     def build() -> dict[str, bytes]:
-        say(rule.task_name, f"running {rule.name} on {len(files)} files")
+        report(rule.task_name, f"running {rule.name} on {len(files)} files")
         try:
             made = dict(rule.action({n: p.read_bytes() for n, p in files.items()}))
         except RuleFailed as err:
@@ -156,11 +166,12 @@ def _run(crate: Crate, rule: Rule) -> TaskFailed | None:
                             flags={"code": rule.code_digest(), "outputs": rule.outputs},
                             inputs=hash_files(files), build=build)
     except _Failed as err:
-        return TaskFailed(str(err))
+        return str(err)
     written = [name for name in rule.outputs
                if write_if_changed(crate.dir / name, result.outputs[name])]
-    how = "from the cache" if result.cached else f"ran in {result.seconds:.2f} s"
-    say(rule.task_name, f"{len(rule.outputs)} outputs ({len(written)} written), {how}")
+    if written or not quiet_when_unchanged:
+        how = "from the cache" if result.cached else f"ran in {result.seconds:.2f} s"
+        report(rule.task_name, f"{len(rule.outputs)} outputs ({len(written)} written), {how}")
     return None
 
 

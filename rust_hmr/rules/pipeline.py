@@ -48,7 +48,8 @@ def command_line_settings() -> dict[str, str]:
 def stage_tasks(crate: Crate, rules: Sequence[Rule] = ()) -> Iterator[dict[str, Any]]:
     """The doit task dicts of every stage, in pipeline order, the user's rules first; the
     compile stages wait for the rules that feed them."""
-    meta = {"rust_hmr": {"crate": str(crate.dir), "settings": crate.settings}}
+    meta = {"rust_hmr": {"crate": str(crate.dir), "settings": crate.settings,
+                         "rules": tuple(rules)}}
     # A compile depends on the feeding rules' outputs, which are those rules' targets: doit
     # orders the tasks by that, and the outputs count from the first run on.
     fed = [str(crate.dir / out) for r in rules if r.feeds_compile for out in r.outputs]
