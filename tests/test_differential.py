@@ -124,6 +124,19 @@ def test_functions_only_a_patch_has(tmp_path: Path, toolchain: Toolchain) -> Non
     assert_patched(s.run([HELPER_ADD, HELPER_CALL, HELPER_CHANGE]))
 
 
+def test_a_function_internal_to_its_unit_in_the_main_module(tmp_path: Path,
+                                                             toolchain: Toolchain) -> None:
+    """Class 4 after a reload: in the new main module value::shout is internal to its unit
+    (only Display calls it), so not exported. A patch that calls it from env makes it
+    external; the next patch, with env's unit alone, must still reach its newest code (found
+    by the differential run of seed 4: the patch imported it by a name nothing exports)."""
+    s = session(tmp_path, toolchain)
+    outcomes = s.run([HELPER_ADD, RETYPE_USES, HELPER_CALL, BODY_HOOK])
+    assert [o.result for o in outcomes] == ["patch", "full-reload", "patch", "patch"], (
+        tally(outcomes))
+    assert_right(outcomes)
+
+
 def test_renamed_and_retyped_types(tmp_path: Path, toolchain: Toolchain) -> None:
     """Class 5: renaming the bindings' type renames every instantiation of the HashMap code;
     retyping a field changes them again."""

@@ -161,6 +161,12 @@ class PatchLinker:
             main = self._main_function(live)
             if main is not None and not main.imported and _main_signature(main) == \
                     _signature(ftype) and live not in self.ledger.signatures:
+                if main.hot and main.slot is not None:
+                    # Called through its slot, which holds its newest code. The main module
+                    # may not export it at all: a function rustc kept internal to its codegen
+                    # unit, which a later unit (an earlier patch's) calls.
+                    self.hot_slot[name] = main.slot
+                    continue
                 module, field = MODULE, live  # the main module exports it by this name
             elif self.ledger.signatures.get(live) == _signature(ftype):
                 # A function only an earlier patch has (or whose signature a patch changed):
@@ -249,6 +255,7 @@ class PatchLinker:
         view = self.views[o]
         sym = view.linking.symbols[sym_index]
         name = view.symbol_name(sym)
+        slot: int | None
         if not sym.local and name in self.hot_slot:
             slot = self.hot_slot[name]
             main = self._main_function(self.identity(name, defined=sym.defined))
@@ -387,9 +394,11 @@ class PatchLinker:
                 end = start + len(body.data)
                 mine = relocs[bisect_left(offsets, start):bisect_left(offsets, end)]
                 code = body.data
-                bodies.append(FunctionBody(0, relocate.run(
-                    code, start, mine, lambda r, o=o, c=code, s=start: self.value(
-                        o, r, layout, call=c[r.offset - s - 1] == _CALL))))
+
+                def value_of(r: Relocation, o: int = o, c: bytes = code, s: int = start) -> int:
+                    return self.value(o, r, layout, call=c[r.offset - s - 1] == _CALL)
+
+                bodies.append(FunctionBody(0, relocate.run(code, start, mine, value_of)))
         segments = self._data_segments(layout)
         functions = [self.type_id(view, t) for view in self.views for t in view.defined]
         functions += [tid for tid, _ in self.trampoline_bodies]
@@ -409,8 +418,11 @@ class PatchLinker:
             start = seg.data_offset - view.data_base
             end = start + len(seg.data)
             mine = [r for r in view.data_relocs if start <= r.offset < end]
-            relocated = relocate.run(seg.data, start, mine,
-                                     lambda r, o=placed.obj: self.value(o, r, layout))
+
+            def value_of(r: Relocation, o: int = placed.obj) -> int:
+                return self.value(o, r, layout)
+
+            relocated = relocate.run(seg.data, start, mine, value_of)
             out.append(DataSegment(0, 0, ConstExpr.i32(placed.address), relocated))
         return out
 
