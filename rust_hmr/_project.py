@@ -65,7 +65,7 @@ from rust_hmr.wasm.sections.linking import SymbolKind
 from rust_hmr.workspace import Workspace, add_members, read_workspace, rlib_crate
 
 EMPTY_MODULE = b"\0asm\x01\0\0\0"
-_PREPARE_VERSION = 3  # bump when the rewrite changes, so stale prepared modules are redone
+_PREPARE_VERSION = 4  # bump when the rewrite changes, so stale prepared modules are redone
 
 
 @dataclass(frozen=True)
@@ -391,7 +391,7 @@ class Project:
                 pass
         hot = hot_names(Path(obj.stored) for obj in manifest.hot_objects)
         prepared = prepare_module(data, hot, reserve_pages=self.reserve_pages,
-                                  spare_slots=self.spare_slots)
+                                  spare_slots=self.spare_slots, app_exports=manifest.exported)
         write_atomic(module_path, prepared.data)
         prepared.symbols.dump(self.symbols_path)
         write_atomic(stamp, key.encode())

@@ -71,9 +71,12 @@ def prepare_module(
     *,
     reserve_pages: int = DEFAULT_RESERVE_PAGES,
     spare_slots: int = DEFAULT_SPARE_SLOTS,
+    app_exports: Collection[str] | None = None,
 ) -> PreparedModule:
     """Rewrite the linked module `data`; `hot_names` are the mangled names of the functions
-    defined in the app's own crate (from its codegen-unit objects)."""
+    defined in the app's own crate (from its codegen-unit objects). `app_exports`, the names
+    rustc asked the linker to export (`LinkManifest.exported`): every other export of a hot
+    function goes (patches call hot functions through their slots). None keeps them all."""
     clock = _Clock()
     wasm = parse(data)
     clock.lap("parse")
@@ -92,7 +95,8 @@ def prepare_module(
     slots_of = found.table_indices(wasm)  # read before the trampolines take over the entries
     calls = found.call_relocations(wasm, linking.symbols)
     clock.lap("symbols")
-    plan = trampolines.run(wasm, calls, exports, hot, first_slot, functions.imported)
+    keep = None if app_exports is None else {name.encode() for name in app_exports}
+    plan = trampolines.run(wasm, calls, exports, hot, first_slot, functions.imported, keep)
     reserved = reserve.run(wasm, reserve_pages, first_slot + len(hot), spare_slots)
     memory_export, table_export, sp_export = reserve.ensure_exports(wasm, exports, stack_pointer)
     _name_trampolines(wasm, functions.names, plan)

@@ -10,6 +10,7 @@ instruction. Bodies stay where they are and the code section's count keeps its w
 code offsets stay true.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from rust_hmr.wasm import scan
@@ -63,10 +64,12 @@ def _bodies(types: list[FuncType], type_indices: list[int], slots: list[int]) ->
 
 
 def run(wasm: WasmFile, calls: list[tuple[int, int]], exports: list[scan.RawExport],
-        hot: list[int], first_slot: int, imported_functions: int) -> dict[int, Trampoline]:
+        hot: list[int], first_slot: int, imported_functions: int,
+        keep_exports: Collection[bytes] | None = None) -> dict[int, Trampoline]:
     """Add the trampolines for `hot` (function indices); their slots start at `first_slot`.
     `calls` are the (code offset, function index) pairs of the call relocations, `exports`
-    the export section's entries."""
+    the export section's entries. With `keep_exports` (the names rustc asked the linker to
+    export), a hot function's export that is not among them goes (see `_rewrite_exports`)."""
     types: list[FuncType] = wasm.decoded("type")
     defined: list[int] = wasm.decoded("function")
     first_new = imported_functions + len(defined)
@@ -75,7 +78,7 @@ def run(wasm: WasmFile, calls: list[tuple[int, int]], exports: list[scan.RawExpo
     wasm.set("function", defined + new_types)
     _rewrite_code(wasm, calls, plan, _bodies(types, new_types, [plan[f].slot for f in hot]))
     _rewrite_elements(wasm, plan, first_slot, hot)
-    _rewrite_exports(wasm, exports, plan)
+    _rewrite_exports(wasm, exports, plan, keep_exports)
     return plan
 
 
@@ -119,22 +122,27 @@ def _rewrite_elements(wasm: WasmFile, plan: dict[int, Trampoline], first_slot: i
 
 
 def _rewrite_exports(wasm: WasmFile, exports: list[scan.RawExport],
-                     plan: dict[int, Trampoline]) -> None:
-    """Point the function exports of hot functions at their trampolines. Rewritten as bytes:
-    a large app exports tens of thousands of functions (`--export-all`)."""
+                     plan: dict[int, Trampoline], keep: Collection[bytes] | None) -> None:
+    """Point the function exports of hot functions at their trampolines, and drop those not
+    in `keep`: `--export-all` exports every function, but patches reach a hot function
+    through its slot, so only the app's own exports (and the cold functions, which patches
+    import by name) need to stay. Tens of thousands of exports in a large app cost wasmtime
+    time to compile. Rewritten as bytes, entry by entry."""
     section = wasm.get("export")
     if section is None:
         return
     payload = section.payload
-    out = bytearray()
-    done = 0
     function = int(ExternKind.FUNCTION)
-    for _, kind, index, start, end in exports:
-        if kind != function or index not in plan:
-            continue
-        out += payload[done:start]
-        out += encode_unsigned(plan[index].index)
-        done = end
-    if done:
-        out += payload[done:]
-        section.set_payload(bytes(out))
+    out = bytearray()
+    kept = 0
+    entry = scan.uleb(payload, 0, section.offset)[1]  # where the first entry starts
+    for name, kind, index, start, end in exports:
+        if kind == function and index in plan:
+            if keep is None or name in keep:
+                out += payload[entry:start] + encode_unsigned(plan[index].index)
+                kept += 1
+        else:
+            out += payload[entry:end]
+            kept += 1
+        entry = end
+    section.set_payload(encode_unsigned(kept) + bytes(out))

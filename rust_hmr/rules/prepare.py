@@ -23,7 +23,7 @@ from rust_hmr.rules.stage import run_cached, say, write_if_changed
 __all__ = ["outputs", "task"]
 
 NAME = "prepare"
-VERSION = 2  # symbol map format 4
+VERSION = 3  # symbol map format 4; the app's exports only
 
 
 def outputs(crate: Crate) -> tuple[Path, Path]:
@@ -72,7 +72,8 @@ def _run(crate: Crate) -> TaskFailed | None:
                for name in defined_function_names(Path(obj.stored))}
         prepared = prepare_module(linked.read_bytes(), hot,
                                   reserve_pages=crate.settings.reserve_pages,
-                                  spare_slots=crate.settings.spare_slots)
+                                  spare_slots=crate.settings.spare_slots,
+                                  app_exports=manifest.exported)
         return {module_name: prepared.data, "symbols.msgpack": _symbols_bytes(prepared.symbols)}
 
     try:

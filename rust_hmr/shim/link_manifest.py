@@ -68,6 +68,14 @@ class LinkManifest:
     one can't be patched."""
 
     @property
+    def exported(self) -> list[str]:
+        """The names rustc asked the linker to export (`--export NAME`, `--export=NAME`): the
+        app's own exports, beside which `--export-all` exports every symbol."""
+        names = [self.args[i + 1] for i, arg in enumerate(self.args[:-1]) if arg == "--export"]
+        return names + [arg.split("=", 1)[1] for arg in self.args
+                        if arg.startswith("--export=")]
+
+    @property
     def hot_objects(self) -> list[ObjectFile]:
         """Every codegen unit whose functions are hot: the crate's own and its members'."""
         return [*self.objects, *self.members]
