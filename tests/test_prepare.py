@@ -68,7 +68,9 @@ def test_slot_swap_changes_every_direct_caller(counter_build: Build) -> None:
     add = symbols.function("add")  # #[no_mangle]: the symbol is the plain name
     preview = symbols.function("preview_add")
     assert add.hot and add.slot is not None and add.type_index == preview.type_index
+    assert preview.slot is not None
     host = Host(counter_build)
+    assert host.table is not None
     assert host.call("add", 10) == 10
     original = host.table.get(host.store, add.slot)
     replacement = host.table.get(host.store, preview.slot)
@@ -115,6 +117,25 @@ def test_only_the_crates_own_functions_are_hot(counter_build: Build) -> None:
     assert not names["dlmalloc::dlmalloc::Dlmalloc<A>::malloc"].hot
 
 
+def test_hot_functions_keep_only_the_exports_the_app_asked_for(counter_build: Build) -> None:
+    """Patches call hot functions through their slots: of `--export-all`'s exports, a hot
+    function keeps only the one rustc asked for (the app's own, pointing at its trampoline);
+    cold functions keep theirs, which patches import by name."""
+    from rust_hmr.wasm import scan
+    from rust_hmr.wasm.module import parse
+
+    section = parse(counter_build.module_path.read_bytes()).get("export")
+    assert section is not None
+    exported = {name.decode(): index for name, kind, index, _, _ in
+                scan.exports(section.payload, section.offset) if kind == 0}
+    by_name = {f.demangled.split("::h")[0]: f for f in counter_build.symbols.functions}
+    increment = by_name["increment"]  # #[no_mangle]
+    assert "increment" in counter_build.manifest.exported
+    assert exported["increment"] == increment.trampoline
+    assert by_name["counter::label::render"].name not in exported
+    assert by_name["dlmalloc::dlmalloc::Dlmalloc<A>::malloc"].name in exported
+
+
 def test_link_manifest_records_the_link_line(counter_build: Build) -> None:
     manifest = LinkManifest.load(counter_build.symbols_path.parent / "link-manifest.msgpack")
     assert manifest.mode == "link" and manifest.crate == "counter"
@@ -127,6 +148,7 @@ def test_link_manifest_records_the_link_line(counter_build: Build) -> None:
 def test_reserved_room_lies_beyond_what_the_app_uses(counter_build: Build) -> None:
     reserved = counter_build.symbols.reserved
     host = Host(counter_build)
+    assert host.memory is not None and host.table is not None
     for _ in range(50):
         host.call("increment")  # the allocator grows memory for the history
     assert host.memory.size(host.store) * 65536 >= reserved.memory_start + reserved.memory_size
