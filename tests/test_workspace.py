@@ -136,7 +136,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     server.stop()
 
 
-def test_in_the_browser_an_edit_in_a_member_crate_patches_the_page(
+def test_in_the_browser_edits_in_member_crates_patch_the_page(
         dev: DevServer, browser: object) -> None:  # noqa: F811 (the fixture)
     expect = pytest.importorskip("playwright.sync_api").expect
     context = browser.new_context()  # type: ignore[attr-defined]
@@ -157,5 +157,15 @@ def test_in_the_browser_an_edit_in_a_member_crate_patches_the_page(
         assert page.evaluate("window.__marker") == "still here"  # patched, not reloaded
         line = dev.wait_line(r"patch 1, ", mark)
         assert re.search(r"ui/src/lib\.rs.*ui::price", line), line
+        edit(dev.crate.parent, "model/src/lib.rs", TOTAL, TOTAL_LESS_50)  # the app's generic
+        expect(page.locator("#total")).to_have_text("total 8.50 EUR", timeout=BUILD_TIMEOUT_MS)
+        edit(dev.crate.parent, "model/src/lib.rs", "/// The catalogue", TAX + "/// The catalogue")
+        edit(dev.crate.parent, "app/src/lib.rs", SHOW_TOTAL, SHOW_TAX)  # a new model function
+        expect(page.locator("#total")).to_have_text("total 8.50 EUR tax 0.85 EUR",
+                                                    timeout=BUILD_TIMEOUT_MS)
+        page.click("#water")  # the cart kept its lines through all three patches
+        expect(page.locator("#lines")).to_have_text(
+            "tea x2 5.00 EUR, cake x1 4.00 EUR, water x1 1.00 EUR")
+        assert page.evaluate("window.__marker") == "still here"
     finally:
         context.close()
