@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rust_hmr.compile_inputs import CompileInputs, compile_inputs
 from rust_hmr.shim.link_manifest import HMR_LINK_ARGS
@@ -122,7 +122,7 @@ def build_wasm(
     *,
     target_dir: Path | None = None,
     verbose: bool = False,
-    on_output: Callable[[str], None] | None = None,
+    on_output: Callable[[str], object] | None = None,
     linker: Path | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> BuiltModule:
@@ -176,7 +176,7 @@ def _plugged(crate_dir: Path, name: str, target_dir: Path) -> PluggedTree | None
 
 
 def _run_cargo(
-    cmd: Sequence[str], cwd: Path, env: dict[str, str], on_output: Callable[[str], None] | None
+    cmd: Sequence[str], cwd: Path, env: dict[str, str], on_output: Callable[[str], object] | None
 ) -> tuple[str, str, int]:
     out: list[str] = []
     err: list[str] = []
@@ -203,7 +203,7 @@ def _run_cargo(
 def _artifact(stdout: str, name: str, crate_dir: Path) -> Path:
     """The .wasm file of the crate's own cdylib or bin, from cargo's artifact messages."""
     manifest = (crate_dir / "Cargo.toml").resolve()
-    ours: list[dict[str, object]] = []
+    ours: list[dict[str, Any]] = []
     others: list[str] = []
     for line in stdout.splitlines():
         if not line.startswith("{"):

@@ -232,7 +232,8 @@ class Settings:
     def path(self, crate_dir: Path, attr: str) -> Path:
         """A directory setting (`dist_dir`, `static_dir`, `cache_dir`) resolved against the
         crate directory."""
-        return (crate_dir / getattr(self, attr)).resolve()
+        value: str = getattr(self, attr)
+        return (crate_dir / value).resolve()
 
     def as_dict(self) -> dict[str, Any]:
         """The values by Cargo.toml key."""
@@ -246,7 +247,7 @@ def read_metadata(crate_dir: Path) -> dict[str, Any]:
     `package`, `package.metadata` or the table itself is something other than a table."""
     manifest = crate_dir / "Cargo.toml"
     try:
-        data: Any = tomllib.loads(manifest.read_bytes().decode("utf-8"))
+        table = tomllib.loads(manifest.read_bytes().decode("utf-8"))
     except OSError as err:
         raise SettingsError(f"cannot read {manifest}: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
@@ -257,11 +258,12 @@ def read_metadata(crate_dir: Path) -> dict[str, Any]:
     path = ""
     for key in ("package", "metadata", METADATA_KEY):
         path = f"{path}.{key}" if path else key
-        data = data.get(key, {})
-        if not isinstance(data, dict):
+        value = table.get(key, {})
+        if not isinstance(value, dict):
             raise SettingsError(f"{manifest}: {path} must be a table, got "
-                                f"{_toml_type(data)} {data!r}")
-    return data
+                                f"{_toml_type(value)} {value!r}")
+        table = value
+    return table
 
 
 def plugin_names(crate_dir: Path) -> tuple[str, ...]:

@@ -73,12 +73,12 @@ def assert_same(fast: Bindings, slow: Bindings) -> None:
         assert f.descriptor == s.descriptor, f.shim
         assert f.import_ == s.import_
     assert [b.wasm_name for b in fast.exports] == [b.wasm_name for b in slow.exports]
-    for f, s in zip(fast.exports, slow.exports, strict=True):
-        assert f.descriptor == s.descriptor, f.wasm_name
+    for fe, se in zip(fast.exports, slow.exports, strict=True):
+        assert fe.descriptor == se.descriptor, fe.wasm_name
     assert [(c.caller, c.describe_index) for c in fast.closures] == \
         [(c.caller, c.describe_index) for c in slow.closures]
-    for f, s in zip(fast.closures, slow.closures, strict=True):
-        assert f.descriptor == s.descriptor, f.caller
+    for fc, sc in zip(fast.closures, slow.closures, strict=True):
+        assert fc.descriptor == sc.descriptor, fc.caller
 
 
 @pytest.mark.parametrize("name", ["bindgen_crate dev", "bindgen_crate release",

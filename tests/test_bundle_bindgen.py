@@ -127,11 +127,11 @@ def test_every_file_carries_its_hash_and_the_page_its_integrity(todo: Path) -> N
     assert f'href="./{style["file"]}" integrity="{style["integrity"]}"' in page
     assert page.index('type="importmap"') < page.index('type="module"')
 
-    entry = on_disk[entry_file].decode()
+    entry_js = on_disk[entry_file].decode()
     wasm = files["todo.wasm"]
-    assert f'from "./{runtime["file"]}";' in entry
+    assert f'from "./{runtime["file"]}";' in entry_js
     fetch = f'new URL("./{wasm["file"]}", import.meta.url), {{ integrity: "{wasm["integrity"]}" }}'
-    assert fetch in entry
+    assert fetch in entry_js
     module = parse(on_disk[str(wasm["file"])])
     assert module.get("__wasm_bindgen_unstable") is None
     assert not [e.name for e in module.decoded("export") if e.name.startswith("__wbindgen_desc")]
@@ -178,9 +178,10 @@ def test_another_schema_version_fails_the_bundle_and_leaves_dist(todo: Path) -> 
 
 
 def glue_parts() -> GlueParts:
-    descriptions = {"version": "0.2.83", "imports": [], "types": [], "closures": [],
-                    "exports": [], "classes": [], "enums": {}, "start": None,
-                    "table": "__indirect_function_table"}  # fmt: skip
+    descriptions: dict[str, Any] = {
+        "version": "0.2.83", "imports": [], "types": [], "closures": [], "exports": [],
+        "classes": [], "enums": {}, "start": None,
+        "table": "__indirect_function_table"}  # fmt: skip
     return GlueParts(
         descriptions,
         {"crate-1/inline0.js": "./snippets/crate-1/inline0.js", "some-package": "some-package"},

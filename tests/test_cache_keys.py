@@ -84,7 +84,8 @@ def test_input_order_does_not_matter(inputs: dict[str, str], rnd: object) -> Non
 
 
 def test_record_round_trip() -> None:
-    record = ActionRecord({"a.wasm": H1, "b": H2}, {"seconds": 1.5, "warnings": ["w"], 3: None})
+    meta = {"seconds": 1.5, "warnings": ["w"], 3: None}  # 3: no str, and msgpack keeps it
+    record = ActionRecord({"a.wasm": H1, "b": H2}, meta)  # type: ignore[arg-type]
     again = ActionRecord.from_msgpack(record.to_msgpack())
     assert again == record
     assert ActionRecord({}).meta == {}

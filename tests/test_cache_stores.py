@@ -56,8 +56,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 def test_missing_entries(backend: Backend) -> None:
     for kind in ("ac", "cas"):
-        assert backend.store.get(kind, KEY) is None  # type: ignore[arg-type]
-        assert not backend.store.contains(kind, KEY)  # type: ignore[arg-type]
+        assert backend.store.get(kind, KEY) is None
+        assert not backend.store.contains(kind, KEY)
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 3 * 1024 * 1024 + 7])

@@ -237,8 +237,8 @@ def test_closures_are_declared_where_their_bar_is(builds: dict[str, Built]) -> N
             if match:
                 assert "|" in line.split("//")[0]
                 marked[match.group(1)] = (number, name)
-    for path, (line, file) in marked.items():
-        assert functions[path][1:] == (line, file), path
+    for path, (number, file) in marked.items():
+        assert functions[path][1:] == (number, file), path
     own_closures = {p for p, (_, _, file) in functions.items()
                     if "{closure#" in p and file is not None and file.startswith("src/")}
     assert own_closures == set(marked)

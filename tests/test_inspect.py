@@ -88,7 +88,9 @@ def dump_symbols_and_relocs(
     out = subprocess.run(
         [WASM_TOOLS, "dump", str(path)], capture_output=True, text=True, check=True
     ).stdout
-    symbols, relocs, section = [], {}, None
+    symbols: list[tuple[str, str | None, set[str]]] = []
+    relocs: dict[str, Counter] = {}
+    section = None
     for line in out.splitlines():
         if m := re.search(r'\| name: "(reloc\.[^"]*)"', line):
             section = m.group(1)

@@ -5,7 +5,7 @@ from pathlib import Path
 from rust_hmr.link.objects import load_object, load_object_cached
 
 
-def same_view(a, b) -> bool:  # type: ignore[no-untyped-def]
+def same_view(a, b) -> bool:
     return (a.types == b.types and a.function_imports == b.function_imports
             and a.global_imports == b.global_imports and a.defined == b.defined
             and a.bodies == b.bodies and a.linking.symbols == b.linking.symbols

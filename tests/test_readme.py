@@ -63,7 +63,7 @@ def test_every_rust_snippet_of_the_readme_builds(tmp_path: Path, toolchain: Tool
                                                    index: int) -> None:
     crate = new_crate(tmp_path, toolchain, snippets("rust")[index])
     for profile in ("dev", "release"):
-        built = build_wasm(crate, profile, toolchain)  # type: ignore[arg-type]
+        built = build_wasm(crate, profile, toolchain)
         assert built.path.stat().st_size > 0
 
 

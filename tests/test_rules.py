@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,8 +266,9 @@ def test_doit_dev_starts_the_dev_server_for_the_dodo_crate(
     calls = []
 
     def run_dev(crate_dir: Path, host: str, port: int, settings: Settings,
-                open_browser: bool, hot: bool) -> int:
-        calls.append((crate_dir, host, port, settings.reserve_pages, open_browser, hot))
+                open_browser: bool, hot: bool, rules: Sequence[object]) -> int:
+        calls.append((crate_dir, host, port, settings.reserve_pages, open_browser, hot,
+                      tuple(rules)))
         return 0
 
     monkeypatch.setitem(sys.modules, "rust_hmr.dev", types.SimpleNamespace(run_dev=run_dev))
@@ -280,8 +281,8 @@ def test_doit_dev_starts_the_dev_server_for_the_dodo_crate(
         "dev": "rust_hmr.rules.commands:DevCommand"}})
     assert main.run(["dev", "--port", "9123", "host=0.0.0.0"]) == 0
     assert main.run(["dev", "--open", "--no-hot"]) == 0
-    assert calls == [(crate.resolve(), "0.0.0.0", 9123, 16, False, True),
-                     (crate.resolve(), "127.0.0.1", 8000, 16, True, False)]
+    assert calls == [(crate.resolve(), "0.0.0.0", 9123, 16, False, True, ()),
+                     (crate.resolve(), "127.0.0.1", 8000, 16, True, False, ())]
 
 
 @pytest.mark.slow

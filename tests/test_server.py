@@ -44,7 +44,7 @@ SECRET = "the content of a file outside the served folders"
 # The protocol
 
 
-MESSAGES = [
+MESSAGES: list[protocol.Message] = [
     protocol.Hello("0123456789abcdef", 3),
     protocol.Hello(None, 0),
     protocol.PatchReady(2, "/_hmr/0123456789abcdef/patches/2.wasm", 231, ("a::b", "c::d")),
@@ -384,6 +384,7 @@ def test_late_page_gets_the_missed_patches_then_live_ones() -> None:
     async def body(server: DevServer) -> None:
         server.publish_build(MODULE, "first build")
         build_id = server.state.build_id
+        assert build_id is not None
         for n in (1, 2, 3):
             server.publish_patch(n, MODULE, n, (f"f{n}",))
         headers = {"Origin": f"http://127.0.0.1:{server.port}"}

@@ -45,7 +45,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 def runtime(page: Any) -> dict[str, int]:
     """The runtime's own counts, through the app's exports."""
-    return page.evaluate(  # type: ignore[no-any-return]
+    return page.evaluate(
         "({signals: __hmr.glue.api.signal_count(), runs: __hmr.glue.api.effect_runs()})")
 
 

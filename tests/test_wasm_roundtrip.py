@@ -90,9 +90,13 @@ def test_edited_module_validates_and_runs(counter_debug_wasm: Path, tmp_path: Pa
     page = [wasmtime.Func(store, i.type, lambda *args: None) for i in module.imports]  # type: ignore[arg-type]
     instance = wasmtime.Instance(store, module, page)
     ex = instance.exports(store)
-    assert ex["memory"].size(store) == memory.minimum + 16
-    assert ex["increment"](store) == 1
-    assert ex["hmr_increment_again"](store) == 2
+    exported_memory, increment_func, again = (
+        ex["memory"], ex["increment"], ex["hmr_increment_again"])
+    assert isinstance(exported_memory, wasmtime.Memory)
+    assert isinstance(increment_func, wasmtime.Func) and isinstance(again, wasmtime.Func)
+    assert exported_memory.size(store) == memory.minimum + 16
+    assert increment_func(store) == 1
+    assert again(store) == 2
 
 
 def test_code_bodies_are_slices_at_their_file_offsets(counter_debug_wasm: Path) -> None:

@@ -31,7 +31,8 @@ MODEL = "model/src/lib.rs"
 APP = "app/src/lib.rs"
 
 
-def edit(name: str, kind: str, *changes: tuple[str, str, str], **extra: object) -> Edit:
+def edit(name: str, kind: str, *changes: tuple[str, str, str] | tuple[str, str, str, bool],
+         **extra: object) -> Edit:
     return Edit(name, kind, tuple(Change(*c) for c in changes), **extra)  # type: ignore[arg-type]
 
 

@@ -91,9 +91,10 @@ class ActionRecord:
         if self.sizes:
             payload["sizes"] = self.sizes
         try:
-            return msgpack.packb(payload, use_bin_type=True)  # type: ignore[no-any-return]
+            packed: bytes = msgpack.packb(payload, use_bin_type=True)
         except (TypeError, ValueError, OverflowError) as err:
             raise TypeError(f"the record's meta is not msgpack data: {err}") from None
+        return packed
 
     def size_of(self, digest: str) -> int | None:
         """The size the record gives the blob `digest`, or None when it gives none."""

@@ -38,7 +38,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from rust_hmr.cache._errors import (
@@ -50,6 +50,9 @@ from rust_hmr.cache._errors import (
     quoted,
 )
 from rust_hmr.cache._store import Kind, Store
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MAX_RECORD_BYTES = 1 << 20  # records are a few hundred bytes; anything near this is a lie
 MAX_BLOB_BYTES = 512 << 20  # a blob whose record names no size
@@ -115,7 +118,7 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         self._sock.settimeout(self._deadline.left())
         return self._sock.recv_into(buffer)
 
@@ -399,6 +402,7 @@ class HttpStore(Store):
         conn = cls(self._host, self._port, timeout=self.timeout)
         deadline = _Deadline()
         response_class = functools.partial(_Response, deadline=deadline)
+        # typeshed says a class; http.client only calls it like one, which the partial does
         conn.response_class = cast(type[http.client.HTTPResponse], response_class)
         self._local.conn, self._local.pid, self._local.deadline = conn, os.getpid(), deadline
         with self._lock:

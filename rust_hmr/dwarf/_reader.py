@@ -34,6 +34,9 @@ from rust_hmr.dwarf._records import (
 from rust_hmr.dwarf._sections import debug_sections, open_dwarf
 
 Path = tuple[str, ...]
+# pyelftools' DIE.tag: the tag's name, or its number when pyelftools has no name for it (None
+# for a null entry).
+Tag = str | int | None
 # pyelftools' names for DW_TAG_template_type_parameter and DW_TAG_template_value_parameter.
 _TEMPLATE_TAGS = frozenset({"DW_TAG_template_type_param", "DW_TAG_template_value_param"})
 _MAX_TYPE_DEPTH = 32  # pointer/array chains deeper than this are malformed (or cyclic)
@@ -43,7 +46,7 @@ _MAX_TYPE_DEPTH = 32  # pointer/array chains deeper than this are malformed (or 
 class _TypeDie:
     """A type DIE, enough to name it: `name` is qualified for named aggregates."""
 
-    tag: str
+    tag: Tag
     name: str | None
     target: int | None
     size: int | None
@@ -104,7 +107,7 @@ def _member_offset(die: DIE) -> int:
     if isinstance(attr.value, int):
         return attr.value
     # An expression: only the plain DW_OP_plus_uconst <uleb> old producers emit.
-    raw = list(attr.value)
+    raw: list[int] = list(attr.value)
     if raw and raw[0] == 0x23:
         value, shift = 0, 0
         for byte in raw[1:]:
@@ -293,7 +296,8 @@ class _UnitReader:
                 continue
             declared = next((s for s in chain if s.file is not None), None)
             out[key] = FunctionDecl(
-                file=None if declared is None else files.path(declared.file),
+                file=None if declared is None or declared.file is None
+                else files.path(declared.file),
                 line=None if declared is None else declared.line,
                 generic=any(s.generic for s in chain),
                 path="" if named is None or named.name is None
@@ -337,7 +341,7 @@ def _subroutine(reader: _UnitReader, die: _TypeDie, depth: int) -> str:
     return die.name or "fn"
 
 
-_NAMERS: dict[str, Callable[[_UnitReader, _TypeDie, int], str]] = {
+_NAMERS: dict[Tag, Callable[[_UnitReader, _TypeDie, int], str]] = {
     "DW_TAG_pointer_type": _pointer("*const "),
     "DW_TAG_reference_type": _pointer("&"),
     "DW_TAG_rvalue_reference_type": _pointer("&&"),
@@ -347,7 +351,7 @@ _NAMERS: dict[str, Callable[[_UnitReader, _TypeDie, int], str]] = {
     "DW_TAG_subroutine_type": _subroutine,
 }
 
-_HANDLERS: dict[str, Callable[[_UnitReader, DIE, Path, bool], None]] = {
+_HANDLERS: dict[Tag, Callable[[_UnitReader, DIE, Path, bool], None]] = {
     "DW_TAG_namespace": _UnitReader.namespace,
     "DW_TAG_subprogram": _UnitReader.subprogram,
     "DW_TAG_structure_type": _UnitReader.aggregate,

@@ -151,7 +151,7 @@ def _value(info: bytes, pos: int, form: int, const: int) -> tuple[int, int]:
 def _range_list(ranges: bytes, offset: int, base: int) -> list[tuple[int, int]]:
     """A DWARF 4 `.debug_ranges` list: (begin, end) pairs from `base`, a (-1, address) pair
     changes the base, (0, 0) ends it."""
-    out = []
+    out: list[tuple[int, int]] = []
     pos = offset
     while True:
         begin, end = struct.unpack_from("<II", ranges, pos)

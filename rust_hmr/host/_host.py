@@ -348,7 +348,8 @@ class Host:
             wanted, method = PAGE_IMPORTS[name]
             if describe(ty) != wanted:
                 raise HostError(f"env.{name} is {describe(ty)}; the host provides {wanted}")
-            return getattr(self, method)  # type: ignore[no-any-return]
+            provided: ImportValue = getattr(self, method)
+            return provided
         return None
 
     def _resolve_linked(self, module: str, name: str, ty: ExternType) -> ImportValue | None:
@@ -392,7 +393,7 @@ class Host:
 def _read_source(module: ModuleSource) -> tuple[Path | None, bytes]:
     if isinstance(module, bytes | bytearray | memoryview):
         return None, bytes(module)
-    path = Path(module.module_path if hasattr(module, "module_path") else module)  # type: ignore[arg-type]
+    path = Path(module.module_path if hasattr(module, "module_path") else module)
     try:
         return path, path.read_bytes()
     except OSError as err:

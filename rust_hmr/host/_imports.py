@@ -7,7 +7,7 @@ imports in order, asks the resolver, and applies the `missing` policy to what st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import wasmtime
 
@@ -69,11 +69,14 @@ class Exports(Mapping[str, Extern]):
         found = self._found.get(name)
         if found is None:
             try:
-                found = self._linker.get(self._store, self._NAMESPACE, name)  # type: ignore[assignment]
+                item = self._linker.get(self._store, self._NAMESPACE, name)
             except wasmtime.WasmtimeError:
                 raise KeyError(name) from None
-            self._found[name] = found  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
+            # wasmtime's AsExtern also has SharedMemory and Tag, which the modules rust-hmr
+            # builds (no threads, no exception handling) don't export
+            found = cast(Extern, item)
+            self._found[name] = found
+        return found
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
@@ -147,7 +150,7 @@ def as_extern(
             f"import {module}.{name} wants a {kind(ty)} {describe(ty)}, "
             f"but resolves to a {kind(value)}"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _trap_stub(

@@ -187,6 +187,7 @@ class DataResolver:
 
     def _resolve_undefined(self, addresses: dict[tuple[int, int], int]) -> None:
         defined: dict[str, int] = {}
+        address: int | None
         for (o, i), address in addresses.items():
             sym = self.views[o].linking.symbols[i]
             if sym.name and not sym.local:

@@ -19,7 +19,7 @@ from rust_hmr.wasm.sections.linking import (
     SymbolFlags,
     SymbolKind,
 )
-from rust_hmr.wasm.sections.reloc import Relocation, RelocType
+from rust_hmr.wasm.sections.reloc import Relocation, RelocSection, RelocType
 from rust_hmr.wasm.sections.types import FuncType
 
 
@@ -67,7 +67,7 @@ def _relocs_for(wasm: WasmFile, section_name: str) -> list[Relocation]:
         return []
     target = wasm.index_of(section)
     for reloc in wasm.custom("reloc."):
-        value = reloc.decode()
+        value: RelocSection = reloc.decode()
         if value.target == target:
             return value.entries
     return []

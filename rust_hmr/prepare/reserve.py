@@ -81,10 +81,10 @@ def ensure_exports(wasm: WasmFile, entries: list[scan.RawExport],
               ExternKind.GLOBAL: (STACK_POINTER_EXPORT, stack_pointer)}
     added = Writer()
     count = len(entries)
-    for kind, (name, index) in wanted.items():
+    for kind, (export_name, index) in wanted.items():
         if kind not in found:
-            write_export(added, Export(name, kind, index))
-            found[kind] = name
+            write_export(added, Export(export_name, kind, index))
+            found[kind] = export_name
             count += 1
     if count != len(entries):
         r = Reader(section.payload)

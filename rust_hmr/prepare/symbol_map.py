@@ -137,7 +137,8 @@ class SymbolMap:
             "stack_pointer_export": self.stack_pointer_export,
             "module_blake3": self.module_blake3,
         }
-        return msgpack.packb(record, use_bin_type=True)
+        packed: bytes = msgpack.packb(record, use_bin_type=True)
+        return packed
 
     def dump(self, path: Path) -> None:
         write_atomic(path, self.to_bytes())

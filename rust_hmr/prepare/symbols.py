@@ -101,7 +101,7 @@ def read_functions(wasm: WasmFile, symbols: list[RawSymbol]) -> Functions:
     for index, own in by_index.items():  # an import's symbols (an explicit name, say)
         if index < len(imported):
             aliases[index] = tuple(n for n in own if n != names[index])
-    type_indices = [int(imp.desc) for imp in imported] + defined  # type: ignore[arg-type]
+    type_indices = [imp.type_index for imp in imported] + defined
     return Functions(names, aliases, type_indices, len(imported))
 
 
@@ -143,8 +143,8 @@ def segment_addresses(wasm: WasmFile, linking: ScannedLinking,
     for i, info in enumerate(linking.segments):
         if i in votes:
             bases.append(votes[i].most_common(1)[0][0])
-        elif i < len(data_offsets) and data_offsets[i] is not None:
-            bases.append(int(data_offsets[i]))  # type: ignore[arg-type]
+        elif i < len(data_offsets) and (start := data_offsets[i]) is not None:
+            bases.append(start)
         elif bases:
             end = bases[-1] + _segment_extent(linking, i - 1)
             align = 1 << info.alignment

@@ -72,12 +72,13 @@ def _use_crate_without_dodo(command: DoitCmdBase, params: Any) -> None:
     command.loader = loader
 
 
-class _CrateWithoutDodo:
-    """doit's own command, which in a crate without a dodo.py loads the crate's tasks."""
+class _CrateWithoutDodo(DoitCmdBase):
+    """doit's own command, which in a crate without a dodo.py loads the crate's tasks (a
+    mixin, first in the bases: `execute` is the command's, after loading)."""
 
     def execute(self, params: Any, args: list[str]) -> Any:
-        _use_crate_without_dodo(self, params)  # type: ignore[arg-type]
-        return super().execute(params, args)  # type: ignore[misc]  # doit's: None or a code
+        _use_crate_without_dodo(self, params)
+        return super().execute(params, args)  # doit's: None or a code
 
 
 class ListCommand(_CrateWithoutDodo, List):

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
@@ -90,7 +90,7 @@ _OUTPUT_VARS = ("RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTC_W
 _OUTPUT_PREFIXES = ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_", "CARGO_UNSTABLE_")
 
 
-def flags(crate: Crate, profile: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def flags(crate: Crate, profile: Profile, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What, besides the sources and the toolchain, decides what cargo produces: the flags,
     the profile's and the target's settings from the environment, and every cargo
     configuration file that applies (the crate's folder and those above it, then
@@ -101,7 +101,7 @@ def flags(crate: Crate, profile: str, env: Mapping[str, str] | None = None) -> d
     prefixes = (f"CARGO_PROFILE_{profile.upper()}_", *_OUTPUT_PREFIXES)
     return {
         "profile": profile,
-        "rustflags": rustflags(cast("Profile", profile), env),
+        "rustflags": rustflags(profile, env),
         "profile_env": {k: v for k, v in sorted(env.items())
                         if k.startswith(prefixes) or k in _OUTPUT_VARS},
         "manifest": crate.manifest_blake3,

@@ -253,7 +253,8 @@ def write_dist(dist: Path, files: Mapping[str, bytes]) -> DistWrite:
     manifest listed and this one does not. Files rust-hmr did not write are left alone."""
     previous = _listed(dist)
     order = sorted(files, key=lambda name: (name == MANIFEST, name == PAGE, name))
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     for name in order:
         (written if write_if_changed(dist / name, files[name]) else unchanged).append(name)
     removed = []

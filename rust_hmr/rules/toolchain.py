@@ -70,8 +70,8 @@ def _run(crate: Crate) -> TaskFailed | None:
     }
     write_if_changed(fingerprint_file(crate), _json(record))
     binaries = [toolchain.rustc, toolchain.cargo, toolchain.wasm_ld, toolchain.target_lib_dir]
-    probe = {"env": _env(), "paths": [str(p) for p in binaries]}
-    probe["stats"] = _stats(probe["paths"])
+    paths = [str(p) for p in binaries]
+    probe = {"env": _env(), "paths": paths, "stats": _stats(paths)}
     write_if_changed(probe_file(crate), _json(probe))
     say(NAME, f"{toolchain.rustc_version} ({toolchain.origin}); "
               f"{toolchain.wasm_ld_version.splitlines()[0]}")

@@ -26,7 +26,7 @@ class Spool:
     def __init__(self, prefix: str = "rust-hmr-dev-") -> None:
         self._prefix = prefix
         self._root: Path | None = None
-        self._finalizer: weakref.finalize[..., None] | None = None
+        self._finalizer: weakref.finalize[..., Spool] | None = None
 
     def file(self, name: str, data: bytes) -> Path:
         """The file `name` (a relative path) holding `data`, written now if missing."""

@@ -78,14 +78,14 @@ class MaskedFramesOnly:
         return None
 
 
-def _header_size(header: bytes) -> int:
+def _header_size(header: bytes | bytearray) -> int:
     """A frame header's size from its second byte: 2, the extended length, the mask key."""
     length = header[1] & 0x7F
     extended = 2 if length == 126 else 8 if length == 127 else 0
     return 2 + extended + (4 if header[1] & 0x80 else 0)
 
 
-def _payload_size(header: bytes) -> int:
+def _payload_size(header: bytes | bytearray) -> int:
     length = header[1] & 0x7F
     if length == 126:
         return int(struct.unpack_from(">H", header, 2)[0])

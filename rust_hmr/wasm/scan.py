@@ -107,6 +107,7 @@ def _symbol_table(data: bytes, pos: int, end: int, base: int) -> list[RawSymbol]
     count, pos = uleb(data, pos, base)
     out: list[RawSymbol] = []
     append = out.append
+    name: str | None
     for _ in range(count):
         kind = data[pos]
         flags = data[pos + 1]
@@ -274,7 +275,7 @@ def exports(payload: bytes, base: int = 0) -> list[RawExport]:
     """Each entry of an export section's payload."""
     try:
         count, pos = uleb(payload, 0, base)
-        out = []
+        out: list[RawExport] = []
         append = out.append
         for _ in range(count):
             n = payload[pos]

@@ -111,7 +111,7 @@ def write_global_type(w: Writer, g: GlobalType) -> None:
 # Constant expressions: opcode -> how its immediate is skipped. Kept as raw bytes so padded
 # immediates (relocation sites in objects) survive a round trip unchanged.
 _END = 0x0B
-_CONST_IMMEDIATES = {
+_CONST_IMMEDIATES: dict[int, str | int] = {
     0x41: "s32",  # i32.const
     0x42: "s64",  # i64.const
     0x43: 4,  # f32.const

@@ -1,7 +1,9 @@
 """The import section."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from rust_hmr.wasm.errors import bad_byte
 from rust_hmr.wasm.reader import Reader
@@ -54,6 +56,13 @@ class Import:
     kind: ExternKind
     desc: ImportDesc
 
+    @property
+    def type_index(self) -> int:
+        """A function's or tag's desc: its type index."""
+        if not isinstance(self.desc, int):
+            raise TypeError(f"{self.module}.{self.field} is a {self.kind} import: no type index")
+        return self.desc
+
 
 def _read_tag_type(r: Reader) -> int:
     attribute = r.u8("tag attribute")
@@ -67,14 +76,15 @@ def _write_tag_type(w: Writer, type_index: int) -> None:
     w.u32(type_index)
 
 
-_DESC_READERS = {
+# By kind: the desc's type goes with the kind (see ImportDesc), which a dict's type can't say.
+_DESC_READERS: dict[ExternKind, Callable[[Reader], ImportDesc]] = {
     ExternKind.FUNCTION: lambda r: r.u32("function type index"),
     ExternKind.TABLE: read_table_type,
     ExternKind.MEMORY: read_limits,
     ExternKind.GLOBAL: read_global_type,
     ExternKind.TAG: _read_tag_type,
 }
-_DESC_WRITERS = {
+_DESC_WRITERS: dict[ExternKind, Callable[[Writer, Any], None]] = {
     ExternKind.FUNCTION: Writer.u32,
     ExternKind.TABLE: write_table_type,
     ExternKind.MEMORY: write_limits,

@@ -5,6 +5,7 @@ Subsections: segment info, init functions, comdats, the symbol table. Unknown su
 kept as raw bytes so a rewrite never drops them.
 """
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from enum import KEEP, IntEnum, IntFlag
 
@@ -138,8 +139,7 @@ def read_symbol(r: Reader) -> Symbol:
         offset = r.u32("data symbol offset")
         return Symbol(kind, flags, name, segment=segment, offset=offset, size=r.u32("data size"))
     index = r.u32(f"{kind} symbol index")
-    name = r.name("symbol name") if _has_name(kind, flags) else None
-    return Symbol(kind, flags, name, index)
+    return Symbol(kind, flags, r.name("symbol name") if _has_name(kind, flags) else None, index)
 
 
 def write_symbol(w: Writer, s: Symbol) -> None:
@@ -162,6 +162,17 @@ def write_symbol(w: Writer, s: Symbol) -> None:
 
 def read_segment_info(r: Reader) -> SegmentInfo:
     return SegmentInfo(r.name("segment name"), r.u32("segment alignment"), r.u32("segment flags"))
+
+
+def _write_segment_info(w: Writer, s: SegmentInfo) -> None:
+    w.name(s.name)
+    w.u32(s.alignment)
+    w.u32(s.flags)
+
+
+def _write_init_func(w: Writer, f: InitFunc) -> None:
+    w.u32(f.priority)
+    w.u32(f.symbol)
 
 
 def _read_comdat(r: Reader) -> Comdat:
@@ -207,10 +218,9 @@ def _write_subsection(w: Writer, linking: Linking, kind: int) -> None:
     if kind == Subsection.SYMBOL_TABLE:
         body.vec(linking.symbols, write_symbol)
     elif kind == Subsection.SEGMENT_INFO:
-        body.vec(linking.segments, lambda w, s: (w.name(s.name), w.u32(s.alignment),
-                                                 w.u32(s.flags)))
+        body.vec(linking.segments, _write_segment_info)
     elif kind == Subsection.INIT_FUNCS:
-        body.vec(linking.init_funcs, lambda w, f: (w.u32(f.priority), w.u32(f.symbol)))
+        body.vec(linking.init_funcs, _write_init_func)
     elif kind == Subsection.COMDAT_INFO:
         body.vec(linking.comdats, _write_comdat)
     else:
@@ -227,7 +237,13 @@ def _write_subsection(w: Writer, linking: Linking, kind: int) -> None:
 def _write_comdat(w: Writer, c: Comdat) -> None:
     w.name(c.name)
     w.u32(c.flags)
-    w.vec(c.members, lambda w, m: (w.u8(m[0]), w.u32(m[1])))
+    w.vec(c.members, _write_comdat_member)
+
+
+def _write_comdat_member(w: Writer, member: tuple[int, int]) -> None:
+    kind, index = member
+    w.u8(kind)
+    w.u32(index)
 
 
 def write_linking(w: Writer, linking: Linking) -> None:
@@ -240,6 +256,7 @@ def write_linking(w: Writer, linking: Linking) -> None:
 
 
 def _present(linking: Linking, kind: int) -> bool:
-    return bool({Subsection.SYMBOL_TABLE: linking.symbols, Subsection.SEGMENT_INFO:
-                 linking.segments, Subsection.INIT_FUNCS: linking.init_funcs,
-                 Subsection.COMDAT_INFO: linking.comdats}[kind])
+    lists: dict[int, Sized] = {Subsection.SYMBOL_TABLE: linking.symbols, Subsection.SEGMENT_INFO:
+                               linking.segments, Subsection.INIT_FUNCS: linking.init_funcs,
+                               Subsection.COMDAT_INFO: linking.comdats}
+    return bool(lists[kind])

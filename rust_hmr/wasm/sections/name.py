@@ -5,6 +5,7 @@ Subsections are kept in file order; those this reader does not know stay raw byt
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import cast
 
 from rust_hmr.wasm.reader import Reader
 from rust_hmr.wasm.writer import Writer
@@ -44,13 +45,16 @@ class NameSection:
 
     @property
     def functions(self) -> NameMap:
-        value = self.subsections.get(NameKind.FUNCTION)
-        return value if isinstance(value, dict) else {}  # type: ignore[return-value]
+        return self._name_map(NameKind.FUNCTION)
 
     @property
     def globals(self) -> NameMap:
-        value = self.subsections.get(NameKind.GLOBAL)
-        return value if isinstance(value, dict) else {}  # type: ignore[return-value]
+        return self._name_map(NameKind.GLOBAL)
+
+    def _name_map(self, kind: NameKind) -> NameMap:
+        value = self.subsections.get(kind)
+        # A dict is a NameMap or an IndirectNameMap; which one is the kind's (see read_names).
+        return cast(NameMap, value) if isinstance(value, dict) else {}
 
 
 def read_name_map(r: Reader) -> NameMap:
@@ -112,9 +116,10 @@ def write_names(w: Writer, section: NameSection) -> None:
             body.raw(value)
         elif isinstance(value, str):
             body.name(value)
+        # A dict is a NameMap or an IndirectNameMap: the kind says which (see read_names).
         elif kind in _INDIRECT:
-            write_indirect_name_map(body, value)  # type: ignore[arg-type]
+            write_indirect_name_map(body, cast(IndirectNameMap, value))
         else:
-            write_name_map(body, value)  # type: ignore[arg-type]
+            write_name_map(body, cast(NameMap, value))
         w.u8(kind)
         w.sized(body.getvalue())

@@ -23,7 +23,13 @@ def write_producers(w: Writer, fields: Producers) -> None:
     w.u32(len(fields))
     for name, values in fields.items():
         w.name(name)
-        w.vec(values, lambda w, v: (w.name(v[0]), w.name(v[1])))
+        w.vec(values, _write_producer)
+
+
+def _write_producer(w: Writer, value: tuple[str, str]) -> None:
+    name, version = value
+    w.name(name)
+    w.name(version)
 
 
 _PREFIXES = {ord("+"): "+", ord("-"): "-", ord("="): "="}
@@ -47,4 +53,9 @@ def read_target_features(r: Reader) -> list[TargetFeature]:
 
 
 def write_target_features(w: Writer, features: list[TargetFeature]) -> None:
-    w.vec(features, lambda w, f: (w.u8(ord(f.prefix)), w.name(f.name)))
+    w.vec(features, _write_feature)
+
+
+def _write_feature(w: Writer, feature: TargetFeature) -> None:
+    w.u8(ord(feature.prefix))
+    w.name(feature.name)

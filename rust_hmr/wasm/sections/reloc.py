@@ -73,7 +73,7 @@ class Relocation(NamedTuple):
 
     type: RelocType
     offset: int
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index(); the format's name for it
     addend: int = 0
 
 
