@@ -40,8 +40,7 @@ from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
     SymbolMap,
-    hot_names,
-    prepare_module,
+    prepare_linked,
 )
 from rust_hmr.shim import (
     ENV_CAPTURE,
@@ -163,36 +162,45 @@ class Project:
             if self.profile == "dev" else "0",
         }
 
-    def build(self) -> Build:
-        """Compile, link through the shim, prepare; raises CompileError on a compile error."""
+    def compile(self, timings: dict[str, float] | None = None) -> tuple[str, LinkManifest]:
+        """cargo through the linker shim in link mode, the captured objects linked again when
+        the last build only captured them, the workspace's members added: the crate's name and
+        the link manifest of the linked module. The compile stage of `doit` runs this too."""
+        timings = {} if timings is None else timings
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        sources = self._take_sources()  # the text this build compiles
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, on_output=self.on_output, linker=launcher,
                            extra_env={**self.cargo_env, **self.shim_env()})
         self.inputs = built.inputs
-        timings = {"cargo": built.seconds}
+        timings["cargo"] = built.seconds
         if not self.manifest_path.exists():
             raise BuildError(
                 f"cargo did not call the rust-hmr linker for {built.crate} (a build from "
                 f"before rust-hmr?): remove {self.target_dir} and build again")
         manifest = LinkManifest.load(self.manifest_path)
-        if manifest.mode == "capture":
+        if manifest.mode == "capture":  # cargo won't call the linker until a source changes
             start = time.perf_counter()
             manifest = self._relink(manifest)
             timings["link"] = time.perf_counter() - start
         self.add_members(manifest)
+        return built.crate, manifest
+
+    def build(self) -> Build:
+        """Compile, link through the shim, prepare; raises CompileError on a compile error."""
+        sources = self._take_sources()  # the text this build compiles
+        timings: dict[str, float] = {}
+        crate, manifest = self.compile(timings)
         linked = Path(manifest.output)
         start = time.perf_counter()
-        symbols = self._prepare(linked, built.crate)
+        symbols = self._prepare(linked, crate)
         timings["prepare"] = time.perf_counter() - start
         self._symbols = symbols
         self._ledger = Ledger(symbols.reserved,
                               objects={o.path: o.blake3 for o in manifest.hot_objects},
                               cold_rlibs=manifest.rlib_digests, sources=sources)
         self._ledger.dump(self.ledger_path)
-        return Build(built.crate, self.profile, self.module_path(built.crate),
+        return Build(crate, self.profile, self.module_path(crate),
                      self.symbols_path, symbols, linked, manifest, timings)
 
     def _relink(self, manifest: LinkManifest) -> LinkManifest:
@@ -389,9 +397,7 @@ class Project:
                 return SymbolMap.load(self.symbols_path)
             except ValueError:  # written by an older rust-hmr (another format): prepare again
                 pass
-        hot = hot_names(Path(obj.stored) for obj in manifest.hot_objects)
-        prepared = prepare_module(data, hot, reserve_pages=self.reserve_pages,
-                                  spare_slots=self.spare_slots, app_exports=manifest.exported)
+        prepared = prepare_linked(data, manifest, self.reserve_pages, self.spare_slots)
         write_atomic(module_path, prepared.data)
         prepared.symbols.dump(self.symbols_path)
         write_atomic(stamp, key.encode())

@@ -9,6 +9,8 @@ the rewrite; the symbol map replaces them) and keeps the debug sections, which s
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 
@@ -22,6 +24,9 @@ from rust_hmr.wasm.leb128 import encode_unsigned
 from rust_hmr.wasm.module import RELOC_PREFIX, WasmFile, parse
 from rust_hmr.wasm.sections.name import NameKind
 from rust_hmr.wasm.writer import Writer
+
+if TYPE_CHECKING:
+    from rust_hmr.shim.link_manifest import LinkManifest
 
 # 64 pages = 4 MiB for data that patches add (string literals, vtables, new statics): a patch
 # of a few functions places a few KiB, so this lasts hundreds of saves; the pages cost address
@@ -40,6 +45,7 @@ __all__ = [
     "Reserved",
     "SymbolMap",
     "hot_names",
+    "prepare_linked",
     "prepare_module",
 ]
 
@@ -112,6 +118,17 @@ def prepare_module(
                         module_blake3=digest)
     clock.lap("symbol map")
     return PreparedModule(out, symbols, clock.timings)
+
+
+def prepare_linked(data: bytes, manifest: "LinkManifest",
+                   reserve_pages: int = DEFAULT_RESERVE_PAGES,
+                   spare_slots: int = DEFAULT_SPARE_SLOTS) -> PreparedModule:
+    """The dev main module from the linker shim's link: hot are the functions that the hot
+    objects define (the crate's codegen units and its workspace members'), and a hot function
+    keeps only the export rustc asked for. `Project` and the `prepare` stage both run this."""
+    hot = hot_names(Path(obj.stored) for obj in manifest.hot_objects)
+    return prepare_module(data, hot, reserve_pages=reserve_pages, spare_slots=spare_slots,
+                          app_exports=manifest.exported)
 
 
 def _name_trampolines(wasm: WasmFile, names: list[str],

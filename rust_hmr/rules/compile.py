@@ -20,7 +20,6 @@ loop needs and which an artifact from another machine could not give.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -227,30 +226,18 @@ def _run_release(crate: Crate) -> TaskFailed | None:
 
 def _run_dev(crate: Crate) -> TaskFailed | None:
     from rust_hmr._project import Project
-    from rust_hmr.cargo_build import BuildError, CompileError, build_wasm
-    from rust_hmr.shim import HMR_LINK_ARGS, LinkManifest, write_launcher
+    from rust_hmr.cargo_build import BuildError, CompileError
     from rust_hmr.toolchain import ToolchainError
 
     try:
-        toolchain = _toolchain(crate)
-        project = Project(crate.dir, toolchain=toolchain)
+        project = Project(crate.dir, toolchain=_toolchain(crate))
+        project.on_output = passthrough
+        project.cargo_env.update(_terminal_env())
         say(DEV, "cargo build (dev profile, through the rust-hmr linker)")
-        project.out_dir.mkdir(parents=True, exist_ok=True)
-        launcher = write_launcher(project.target_dir / "rust-hmr-linker")
-        built = build_wasm(crate.dir, "dev", toolchain, target_dir=project.target_dir,
-                           on_output=passthrough, linker=launcher,
-                           extra_env={**project.shim_env("link"), **_terminal_env()})
-        if not project.manifest_path.exists():
-            raise BuildError(f"cargo did not call the rust-hmr linker: remove "
-                             f"{project.target_dir} and build again")
-        manifest = LinkManifest.load(project.manifest_path)
-        if manifest.mode == "capture":  # the dev loop's last build only captured objects
-            cmd = toolchain.wasm_ld_command(*manifest.relink_args(), *HMR_LINK_ARGS)
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise BuildError(f"wasm-ld failed on the captured objects:\n{done.stderr}")
-            manifest.mode = "link"
-        project.add_members(manifest)  # the workspace's other crates are hot too
+        timings: dict[str, float] = {}
+        _, manifest = project.compile(timings)  # the same steps as Project.build's
+        built_seconds = timings["cargo"]
+        built_inputs = project.inputs
     except CompileError as err:
         return TaskFailed(f"{err.crate} did not compile (rustc's diagnostics are above)")
     except (BuildError, ToolchainError, ToolchainChanged) as err:
@@ -259,7 +246,7 @@ def _run_dev(crate: Crate) -> TaskFailed | None:
     module = Path(manifest.output).read_bytes()
     write_if_changed(linked, module)
     write_if_changed(manifest_copy, project.manifest_path.read_bytes())
-    write_if_changed(crate.stage_dir(DEV) / LISTING, built.inputs.to_json(crate.dir))
-    say(DEV, f"{linked.name}: {len(module):,} bytes, {len(manifest.objects)} codegen units, "
-             f"cargo {built.seconds:.2f} s")
+    write_if_changed(crate.stage_dir(DEV) / LISTING, built_inputs.to_json(crate.dir))
+    say(DEV, f"{linked.name}: {len(module):,} bytes, {len(manifest.hot_objects)} codegen units, "
+             f"cargo {built_seconds:.2f} s")
     return None

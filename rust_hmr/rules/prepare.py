@@ -65,15 +65,10 @@ def _run(crate: Crate) -> TaskFailed | None:
     inputs.update({f"objects/{Path(o.path).name}": o.blake3 for o in manifest.hot_objects})
 
     def build() -> dict[str, bytes]:
-        from rust_hmr._project import defined_function_names
-        from rust_hmr.prepare import prepare_module
+        from rust_hmr.prepare import prepare_linked
 
-        hot = {name for obj in manifest.hot_objects
-               for name in defined_function_names(Path(obj.stored))}
-        prepared = prepare_module(linked.read_bytes(), hot,
-                                  reserve_pages=crate.settings.reserve_pages,
-                                  spare_slots=crate.settings.spare_slots,
-                                  app_exports=manifest.exported)
+        prepared = prepare_linked(linked.read_bytes(), manifest, crate.settings.reserve_pages,
+                                  crate.settings.spare_slots)
         return {module_name: prepared.data, "symbols.msgpack": _symbols_bytes(prepared.symbols)}
 
     try:
