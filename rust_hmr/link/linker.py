@@ -12,13 +12,12 @@ instantiating the patch applies it.
 import json
 from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from rust_hmr.link import data, relocate
 from rust_hmr.link.data import DataLayout
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.records import Patch, PatchRefused
 from rust_hmr.prepare.symbol_map import FunctionInfo, SymbolMap
 from rust_hmr.prepare.trampolines import trampoline_body
 from rust_hmr.wasm.demangle import demangle_or_raw
@@ -53,13 +52,6 @@ def with_objects(module: bytes, paths: list[str]) -> bytes:
     out = bytearray(module)
     Section(SectionId.CUSTOM, OBJECTS_SECTION, json.dumps(paths).encode()).write(out)
     return bytes(out)
-
-
-@dataclass(frozen=True)
-class LinkedPatch:
-    module: bytes
-    functions: tuple[str, ...]  # demangled names of the functions written into their slots
-    placed_bytes: int
 
 
 def _pretty(name: str) -> str:
@@ -323,7 +315,7 @@ class PatchLinker:
                     matched = True
                     if not sym.local:
                         self.hot_slot[sym.name] = main.slot
-                    written.append(main.demangled.rsplit("::h", 1)[0])
+                    written.append(_pretty(main.name))
                 if matched or sym.local:
                     continue
                 slot = self._ledger_slot(live, signature)
@@ -380,7 +372,9 @@ class PatchLinker:
 
     # the whole link
 
-    def link(self) -> LinkedPatch:
+    def link(self) -> Patch:
+        """The patch, as far as the link knows it: its id (the ledger's next), module,
+        the functions written into their slots, the bytes placed and the ledger's room used."""
         self._index_functions()
         self._index_globals()
         layout = data.run(self.views, self.symbols, self.ledger)
@@ -407,8 +401,10 @@ class PatchLinker:
                    if s.kind is SymbolKind.FUNCTION and s.defined and s.name}
         self.ledger.aliases = {k: v for k, v in self.ledger.aliases.items()
                                if k not in defined} | self.aliases
-        return LinkedPatch(self._assemble(functions, bodies, segments), tuple(written),
-                           layout.placed_bytes)
+        return Patch(self.ledger.patches + 1, self._assemble(functions, bodies, segments),
+                     tuple(written), placed_bytes=layout.placed_bytes,
+                     ledger_memory_used=self.ledger.memory_used,
+                     ledger_slots_used=self.ledger.slots_used)
 
     def _data_segments(self, layout: DataLayout) -> list[DataSegment]:
         out = []
