@@ -40,7 +40,7 @@ def stats_command(crate: Path, as_json: bool) -> None:
         data["local"]["total_bytes"] = stats.local.total_bytes
         click.echo(json.dumps(data, indent=2))
         return
-    for line in describe(stats):
+    for line in stats_lines(stats):
         click.echo(line)
 
 
@@ -88,7 +88,7 @@ def gc_command(crate: Path, max_size: str | None) -> None:
                f"{_count(result.kept, 'entry', 'entries')} left (limit {human_size(limit)})")
 
 
-def describe(stats: CacheStats) -> list[str]:
+def stats_lines(stats: CacheStats) -> list[str]:
     """The readable form of `stats`."""
     local = stats.local
     share = 100 * local.total_bytes / local.max_bytes if local.max_bytes else 100.0

@@ -25,11 +25,11 @@ def layout_changes(old: Mapping[str, TypeLayout], new: Mapping[str, TypeLayout]
                    ) -> list[LayoutChange]:
     """The types of both `old` and `new` whose layouts differ, by path."""
     changed = {path for path in old.keys() & new.keys() if old[path] != new[path]}
-    return [LayoutChange(path, describe(path, old[path], new[path], changed))
+    return [LayoutChange(path, change_text(path, old[path], new[path], changed))
             for path in sorted(changed)]
 
 
-def describe(path: str, old: TypeLayout, new: TypeLayout,
+def change_text(path: str, old: TypeLayout, new: TypeLayout,
              changed: Set[str] = frozenset()) -> str:
     """One sentence on how `old` became `new`; `changed`: the paths of the other types whose
     layout changed, to name as the cause when a field holds one of them."""

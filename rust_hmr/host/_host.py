@@ -21,9 +21,9 @@ from rust_hmr.host._imports import (
     ImportMap,
     ImportValue,
     Missing,
-    describe,
     kind,
     link,
+    type_text,
 )
 from rust_hmr.host._module_cache import CompiledModule, default_cache_dir, engine, load_module
 
@@ -118,7 +118,7 @@ class ModuleInstance:
         ty = func.type(store)
         if len(args) != len(ty.params):
             given = len(args)
-            raise TypeError(f"{name} {describe(ty)} takes {len(ty.params)} arguments, got {given}")
+            raise TypeError(f"{name} {type_text(ty)} takes {len(ty.params)} arguments, got {given}")
         mark = len(self.host.logs)
         stack_pointer = self.host.stack_pointer
         saved = None if stack_pointer is None else stack_pointer.value(store)
@@ -293,8 +293,8 @@ class Host:
         """Apply a `rust_hmr.Patch`: instantiating it writes its new functions into their
         trampoline slots and its new data into the reserved pages; then the app's
         `rust_hmr_after_patch` export runs, if it has one (a trap there raises HostTrap with the
-        patch applied). An empty patch (nothing changed) does nothing. Patches must be applied
-        in the order they were made."""
+        patch applied). An empty patch (no codegen unit changed) does nothing. Patches must be
+        applied in the order they were made."""
         from rust_hmr.link.records import Patch
 
         if not isinstance(patch, Patch):
@@ -346,8 +346,8 @@ class Host:
             return self.table
         if module == "env" and name in PAGE_IMPORTS:
             wanted, method = PAGE_IMPORTS[name]
-            if describe(ty) != wanted:
-                raise HostError(f"env.{name} is {describe(ty)}; the host provides {wanted}")
+            if type_text(ty) != wanted:
+                raise HostError(f"env.{name} is {type_text(ty)}; the host provides {wanted}")
             provided: ImportValue = getattr(self, method)
             return provided
         return None

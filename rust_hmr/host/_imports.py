@@ -96,7 +96,7 @@ def kind(value: object) -> str:
     return _KINDS.get(type(value), type(value).__name__)
 
 
-def describe(ty: ExternType) -> str:
+def type_text(ty: ExternType) -> str:
     """A WAT-like text of an import's type, for error messages."""
     if isinstance(ty, wasmtime.FuncType):
         parts = ["func"]
@@ -131,7 +131,7 @@ def link(
             if missing == "trap" and isinstance(ty, wasmtime.FuncType):
                 value = _trap_stub(store, ty, module, name)
             else:
-                raise UnresolvedImportError(module, name, describe(ty), hint)
+                raise UnresolvedImportError(module, name, type_text(ty), hint)
         externs.append(as_extern(store, value, module, name, ty))
     return externs
 
@@ -147,7 +147,7 @@ def as_extern(
         return wasmtime.Func(store, ty, value)
     if kind(value) != kind(ty):
         raise HostError(
-            f"import {module}.{name} wants a {kind(ty)} {describe(ty)}, "
+            f"import {module}.{name} wants a {kind(ty)} {type_text(ty)}, "
             f"but resolves to a {kind(value)}"
         )
     return value

@@ -267,12 +267,3 @@ def match(old: list[Unit], new: list[Unit], sources: SourceHistory,
                     changed = True
     return renames
 
-
-def describe(renames: Mapping[str, str | None]) -> list[str]:
-    """One line per rename, for a report."""
-    out = []
-    for name, target in sorted(renames.items()):
-        new = demangle_or_raw(name)
-        out.append(f"{new}: new item" if target is None
-                   else f"{new}: is {demangle_or_raw(target)}")
-    return out
