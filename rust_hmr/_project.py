@@ -63,7 +63,6 @@ from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
 from rust_hmr.workspace import Workspace, add_members, read_workspace, rlib_crate
 
-EMPTY_MODULE = b"\0asm\x01\0\0\0"
 _PREPARE_VERSION = 4  # bump when the rewrite changes, so stale prepared modules are redone
 
 
@@ -248,9 +247,10 @@ class Project:
     def rebuild(self) -> Patch | FullReload | CompileError:
         """After an edit: recompile, link what changed into a patch against the last build.
 
-        Returns a `Patch` (empty when nothing changed), a `FullReload` with its reason (then
-        `build()` again and start a new Host), or the `CompileError` (the old code keeps
-        running; the next good save patches).
+        Returns a `Patch` (`empty` when no codegen unit differs from the live code, whether
+        or not cargo recompiled), a `FullReload` with its reason (then `build()` again and
+        start a new Host), or the `CompileError` (the old code keeps running; the next good
+        save patches).
         """
         symbols, ledger = self._state()
         start = time.perf_counter()
@@ -275,25 +275,24 @@ class Project:
         dirty = [o for o in manifest.hot_objects if ledger.objects.get(o.path) != o.blake3]
         if not dirty:
             timings["link"] = time.perf_counter() - start
-            return Patch(ledger.patches, EMPTY_MODULE, timings=timings,
+            return Patch(ledger.patches, b"", timings=timings,
                          ledger_memory_used=ledger.memory_used,
                          ledger_slots_used=ledger.slots_used)
         try:
             dirty, renames = self._analyse_edit(manifest, dirty, symbols, ledger, sources)
-            linked = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
-            linked = replace(linked, module=with_objects(linked.module, [o.stored for o in dirty]))
+            patch = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
         except PatchRefused as refused:
             timings["link"] = time.perf_counter() - start
             return FullReload(refused.reason, timings)
         changed = self._changed_functions(dirty, ledger)
         ledger.objects.update({o.path: o.blake3 for o in dirty})
         ledger.sources = sources
-        ledger.patches += 1
+        ledger.patches += 1  # patch.id
         ledger.dump(self.ledger_path)
+        module = with_objects(patch.module, [o.stored for o in dirty])
         timings["link"] = time.perf_counter() - start
-        return Patch(ledger.patches, linked.module, linked.functions,
-                     tuple(Path(o.path).name for o in dirty), timings, linked.placed_bytes,
-                     ledger.memory_used, ledger.slots_used, changed)
+        return replace(patch, module=module, objects=tuple(Path(o.path).name for o in dirty),
+                       timings=timings, changed=changed)
 
     def _analyse_edit(self, manifest: LinkManifest, dirty: list[ObjectFile],
                       symbols: SymbolMap, ledger: Ledger, sources: dict[str, str]

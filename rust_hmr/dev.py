@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import sys
 import threading
@@ -65,7 +64,6 @@ WATCH_STEP_MS = 30  # a burst of saves ends after this long without another chan
 # the next rebuild waits until they stop for this long, or for at most BURST_MAX_S
 BURST_QUIET_S = 0.15
 BURST_MAX_S = 3.0
-_HASH_SUFFIX = re.compile(r"::h[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
@@ -96,9 +94,9 @@ def colour_terminal() -> bool:
 
 
 def _names(functions: tuple[str, ...], limit: int = 3) -> str:
-    bare = [_HASH_SUFFIX.sub("", name) for name in functions]
-    text = ", ".join(bare[:limit])
-    return text + (f" and {len(bare) - limit} more" if len(bare) > limit else "")
+    """Names as `Patch.changed` gives them (demangled, without their hashes), the first few."""
+    text = ", ".join(functions[:limit])
+    return text + (f" and {len(functions) - limit} more" if len(functions) > limit else "")
 
 
 class DevLoop:
@@ -332,7 +330,9 @@ class DevLoop:
         if isinstance(result, FullReload):
             return await self._full_build(result.reason)
         assert isinstance(result, Patch)
-        if result.id <= self.server.state.last_patch:  # cargo saw no change
+        if result.empty:
+            # No codegen unit differs from the live code (cargo may still have recompiled):
+            # nothing to send. The build succeeded, so an error the pages show goes.
             self.server.publish_ok()
             return "no-change", "no change"
         new_bindings = ""

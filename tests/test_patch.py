@@ -70,7 +70,7 @@ class Session:
         assert isinstance(result, Patch), f"expected a Patch, got {describe(result)}"
         self.check(result)
         self.host.apply(result)
-        if result.functions:
+        if not result.empty:
             self.patches.append(result)
         return result
 
@@ -80,14 +80,15 @@ class Session:
         assert all(seconds >= 0 for seconds in patch.timings.values())
         assert 0 <= patch.ledger_memory_used <= reserved.memory_size
         assert 0 <= patch.ledger_slots_used <= reserved.table_size
-        if not patch.functions:
+        if patch.empty:
+            assert (patch.module, patch.functions, patch.objects) == (b"", (), ())
             return
         if self.patches:
             last = self.patches[-1]
             assert patch.id > last.id
             assert patch.ledger_memory_used >= last.ledger_memory_used
             assert patch.ledger_slots_used >= last.ledger_slots_used
-        assert patch.objects, "a patch that writes functions names its dirty units"
+        assert patch.objects, "a patch names its dirty units"
         assert patch.placed_bytes >= 0
         wasmtime.Module.validate(self.host.engine, patch.module)
         # Only the dirty units go in: a patch is a small fraction of the main module.
@@ -128,14 +129,15 @@ def test_nothing_changed_gives_an_empty_patch(tmp_path: Path) -> None:
     s = Session(tmp_path, "counter")
     assert calls(s, "increment", 2) == [1, 2]
     nothing = s.patch()
-    assert nothing.functions == ()
+    assert nothing.empty and nothing.id == 0
     lib = s.source("lib.rs")
     lib.write_text(lib.read_text())  # saved again, unchanged: cargo recompiles, same objects
     again = s.patch()
-    assert again.functions == ()
+    assert again.empty and again.id == 0
     assert s.call("increment") == 3 and s.call("history_len") == 3
     real = s.patch(("lib.rs", "    get() + n\n", "    get() + n + 1\n"))
-    assert real.functions and real.id == 1
+    assert not real.empty and real.functions and real.id == 1
+    assert s.patch().empty and s.host.applied == [1]  # nothing since patch 1
     assert s.call("preview_add", 10) == 14
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import threading
 import time
 import typing
@@ -47,9 +48,9 @@ SECRET = "the content of a file outside the served folders"
 MESSAGES: list[protocol.Message] = [
     protocol.Hello("0123456789abcdef", 3),
     protocol.Hello(None, 0),
-    protocol.PatchReady(2, "/_hmr/0123456789abcdef/patches/2.wasm", 231, ("a::b", "c::d")),
-    protocol.PatchReady(1, "/x.wasm", 0),
-    protocol.FullReload("static counter::COUNT changed size from 4 to 8 bytes"),
+    protocol.PatchMessage(2, "/_hmr/0123456789abcdef/patches/2.wasm", 231, ("a::b", "c::d")),
+    protocol.PatchMessage(1, "/x.wasm", 0),
+    protocol.ReloadMessage("static counter::COUNT changed size from 4 to 8 bytes"),
     protocol.Error("error[E0308]: mismatched types at src/lib.rs:3:5", "error[E0308]: ...\n"),
     protocol.StyleChanged("/css/site.css", 4),
     protocol.Ok(),
@@ -64,35 +65,77 @@ def test_messages_round_trip(message: protocol.Message) -> None:
     assert protocol.decode(text) == message
 
 
-def test_describe_says_what_each_message_is() -> None:
-    assert [protocol.describe(m) for m in MESSAGES] == [
-        "hello: build 0123456789abcdef, patch 3",
-        "hello: build (none yet), patch 0",
-        "patch 2: 2 functions, 231 ms",
-        "patch 1: 0 functions, 0 ms",
-        "full reload: static counter::COUNT changed size from 4 to 8 bytes",
-        "error: error[E0308]: mismatched types at src/lib.rs:3:5",
-        "stylesheet changed: /css/site.css",
-        "ok",
-    ]
+def wire_types() -> dict[str, type]:
+    """Every message class of the protocol, found in the module itself (a dataclass with a
+    `type` field), by the wire type that field holds: not from a list kept here."""
+    found: dict[str, type] = {}
+    for value in vars(protocol).values():
+        if isinstance(value, type) and dataclasses.is_dataclass(value):
+            kind = {f.name: f for f in dataclasses.fields(value)}.get("type")
+            if kind is not None:
+                assert isinstance(kind.default, str), value
+                found[kind.default] = value
+    return found
 
 
-def test_message_types_are_kebab_case_and_cover_the_runtime() -> None:
+def runtime_cases() -> dict[str, str]:
+    """The cases of the runtime's dispatch on `message.type` (hmr.js), each with its code."""
     runtime = (RUNTIME_DIR / "hmr.js").read_text()
-    types = {m.type for m in MESSAGES}
-    assert types == set(protocol._BY_TYPE)  # the examples cover every type the protocol has
+    start = runtime.index("switch (message.type) {")
+    depth, end = 0, start
+    for end in range(start, len(runtime)):
+        depth += {"{": 1, "}": -1}.get(runtime[end], 0)
+        if depth == 0 and runtime[end] == "}":
+            break
+    switch = runtime[start:end]
+    parts = re.split(r'^\s*(case "[^"]*":|default:)', switch, flags=re.MULTILINE)[1:]
+    return {label.removeprefix("case ").strip('":'): code.strip()
+            for label, code in zip(parts[::2], parts[1::2], strict=True)}
+
+
+def test_the_examples_cover_every_message_type() -> None:
+    types = wire_types()
+    assert {"hello", "patch", "full-reload", "error", "css", "ok"} <= types.keys()
+    assert {m.type for m in MESSAGES} == types.keys()
+    assert set(protocol._BY_TYPE) == types.keys()  # decode knows them all
     assert set(protocol._BY_TYPE.values()) == set(typing.get_args(protocol.Message))
-    for kind in types:
-        assert f'case "{kind}":' in runtime, kind  # the runtime's switch handles every type
-    assert "default:\n      throw new Error" in runtime
+
+
+def test_describe_says_what_each_message_is() -> None:
+    described: dict[protocol.Message, str] = {
+        protocol.Hello("0123456789abcdef", 3): "hello: build 0123456789abcdef, patch 3",
+        protocol.Hello(None, 0): "hello: build (none yet), patch 0",
+        protocol.PatchMessage(2, "/_hmr/0123456789abcdef/patches/2.wasm", 231, ("a", "b")):
+            "patch 2: 2 functions, 231 ms",
+        protocol.PatchMessage(1, "/x.wasm", 0): "patch 1: 0 functions, 0 ms",
+        protocol.ReloadMessage("static counter::COUNT changed size from 4 to 8 bytes"):
+            "full reload: static counter::COUNT changed size from 4 to 8 bytes",
+        protocol.Error("error[E0308]: mismatched types at src/lib.rs:3:5", "error[E0308]: ..."):
+            "error: error[E0308]: mismatched types at src/lib.rs:3:5",
+        protocol.StyleChanged("/css/site.css", 4): "stylesheet changed: /css/site.css",
+        protocol.Ok(): "ok",
+    }
+    assert {m.type for m in described} == wire_types().keys()  # every kind has its text
+    for message, text in described.items():
+        assert protocol.describe(message) == text
+
+
+def test_message_types_are_kebab_case_and_the_runtime_handles_each() -> None:
+    cases = runtime_cases()
+    assert cases.pop("default").startswith("throw new Error"), "an unknown type must throw"
+    for kind in wire_types():
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", kind), kind
+        assert kind in cases, f"hmr.js does not handle {kind!r} messages"
+        assert cases[kind] not in ("", "break;"), f"hmr.js does nothing on {kind!r}"
+    assert cases.keys() == wire_types().keys(), "hmr.js handles a type the protocol lacks"
 
 
 def test_wire_format_is_stable() -> None:
-    patch = protocol.PatchReady(3, "/_hmr/0123456789abcdef/patches/3.wasm", 120, ("f",))
+    patch = protocol.PatchMessage(3, "/_hmr/0123456789abcdef/patches/3.wasm", 120, ("f",))
     assert json.loads(protocol.encode(patch)) == {
         "type": "patch", "id": 3, "url": "/_hmr/0123456789abcdef/patches/3.wasm", "ms": 120,
         "functions": ["f"]}
-    assert json.loads(protocol.encode(protocol.FullReload("why"))) == {
+    assert json.loads(protocol.encode(protocol.ReloadMessage("why"))) == {
         "type": "full-reload", "reason": "why"}
     assert json.loads(protocol.encode(protocol.Ok())) == {"type": "ok"}
     assert json.loads(protocol.encode(protocol.Hello("0123456789abcdef", 2))) == {
@@ -129,8 +172,8 @@ def test_catch_up_sends_the_missed_patches_in_order() -> None:
     assert state.build_id == current
     got = state.catch_up(PageState(current, 1))
     assert got[0] == protocol.Hello(current, 3)
-    assert [m.id for m in got[1:] if isinstance(m, protocol.PatchReady)] == [2, 3]
-    assert got[1] == protocol.PatchReady(2, f"/_hmr/{current}/patches/2.wasm", 20, ("f2",))
+    assert [m.id for m in got[1:] if isinstance(m, protocol.PatchMessage)] == [2, 3]
+    assert got[1] == protocol.PatchMessage(2, f"/_hmr/{current}/patches/2.wasm", 20, ("f2",))
     assert state.catch_up(PageState(current, 3)) == [protocol.Hello(current, 3)]
 
 
@@ -144,7 +187,7 @@ def test_catch_up_reloads_a_page_that_runs_something_else(page: PageState, why: 
     state.publish_build(MODULE, "first build")
     state.publish_patch(1, MODULE, 5, ())
     [message] = state.catch_up(page)
-    assert isinstance(message, protocol.FullReload) and why in message.reason
+    assert isinstance(message, protocol.ReloadMessage) and why in message.reason
 
 
 def test_errors_are_kept_for_late_pages_until_fixed() -> None:
@@ -153,7 +196,7 @@ def test_errors_are_kept_for_late_pages_until_fixed() -> None:
     assert state.publish_error("error: x", "diag") == [protocol.Error("error: x", "diag")]
     assert state.catch_up(PageState()) == [protocol.Hello(None, 0),
                                            protocol.Error("error: x", "diag")]
-    assert state.publish_build(MODULE, "built") == [protocol.FullReload("built")]
+    assert state.publish_build(MODULE, "built") == [protocol.ReloadMessage("built")]
     state.publish_error("error: y", "diag")
     sent = state.publish_patch(1, MODULE, 3, ())
     assert [m.type for m in sent] == ["ok", "patch"]
@@ -323,8 +366,9 @@ def test_page_module_and_patches_are_served(served: dict[str, Path]) -> None:
             config = json.loads(page.split('id="rust-hmr-config">')[1].split("</script>")[0])
             assert config == {"crate": "counter", "build_id": build_id,
                               "module": f"/_hmr/{build_id}/counter.wasm",
-                              "patches": [json.loads(protocol.encode(
-                                  server.state.patch_message(server.state.patches[0])))],
+                              "patches": [{"type": "patch", "id": 1, "ms": 12,
+                                           "url": f"/_hmr/{build_id}/patches/1.wasm",
+                                           "functions": ["f"]}],
                               "socket": "/_hmr"}
             assert '<p id=x></p>' in page  # the crate's own template
             async with http.get(f"{server.url}_hmr/{build_id}/counter.wasm") as response:
@@ -401,10 +445,10 @@ def test_late_page_gets_the_missed_patches_then_live_ones() -> None:
                 assert [m.type for m in await receive(late, 3)] == ["error", "ok", "patch"]
                 server.publish_build(OTHER_MODULE, "a static changed its type")
                 assert await receive(late, 1) == [
-                    protocol.FullReload("a static changed its type")]
+                    protocol.ReloadMessage("a static changed its type")]
             async with http.ws_connect(ws_url(server, build_id, 4), headers=headers) as stale:
                 [reload] = await receive(stale, 1)
-                assert isinstance(reload, protocol.FullReload)
+                assert isinstance(reload, protocol.ReloadMessage)
                 assert build_id in reload.reason
 
     run_server(None, body)

@@ -1,11 +1,15 @@
 """`ArtifactCache`: the local store in front of an optional remote one, as the rules use it.
 
-    key = action_key("prepare", 3, toolchain.fingerprint, flags, {"main.wasm": blob_hash(wasm)})
+The `prepare` stage of crate `counter`, say (`rust_hmr.rules.prepare` through
+`rust_hmr.rules.stage.run_cached`; its input the linked module, its outputs the prepared
+module and the symbol map):
+
+    key = action_key("prepare", 3, "", flags, {"counter.wasm": blob_hash(linked), ...})
     record = cache.lookup(key)
     if record is None:
-        record = cache.store(key, {"prepared.wasm": out, "symbols.msgpack": symbols})
+        cache.store(key, {"counter.wasm": prepared, "symbols.msgpack": symbols})
     else:
-        out = cache.get_blob(record.outputs["prepared.wasm"])
+        prepared = cache.get_blob(record.outputs["counter.wasm"])
 
 Invariants:
 - a record is stored after its blobs, locally and remotely: no store points at a blob it lacks

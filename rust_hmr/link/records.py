@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 class Patch:
     """A patch module that runs against the live main module; instantiating it applies it.
 
-    `functions` names (demangled) the functions whose slots it writes: every hot function of
-    the recompiled codegen units; `changed` those, or new ones, whose code differs. A patch
-    with no functions means nothing changed. `ledger_*` say how much of the reserved room is in use
-    after it.
+    The one record of a patch: the linker makes it (`link_patch`: `id`, `module`, `functions`,
+    `placed_bytes`, `ledger_*`), `Project.rebuild()` completes it (`objects`, `timings`,
+    `changed`), `Host.apply` and the dev server take it. `id` counts the patches of the build
+    (1, 2, ...). `functions` names (demangled) the functions whose slots it writes: every hot
+    function of the recompiled codegen units; `changed` those, or new ones, whose code differs.
+    `ledger_*` say how much of the reserved room is in use after it.
+
+    An `empty` patch is the one answer when no codegen unit differs from the live code, whether
+    or not cargo recompiled: no module, no functions, nothing to apply or send; its `id` is the
+    last patch's (0: none yet).
     """
 
     id: int
@@ -25,7 +31,8 @@ class Patch:
 
     @property
     def empty(self) -> bool:
-        return not self.functions and not self.placed_bytes
+        """No codegen unit differs from the live code: there is no module to apply."""
+        return not self.module
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ Exceptions:
 from rust_hmr.server import protocol
 from rust_hmr.server._app import DevServer, ServerError
 from rust_hmr.server._files import OutsideRoot, render_page, resolve_inside
-from rust_hmr.server._state import DevState, PageState, PublishedPatch, build_id
+from rust_hmr.server._state import DevState, PageState, build_id
 
-__all__ = ["DevServer", "DevState", "OutsideRoot", "PageState", "PublishedPatch", "ServerError",
-           "build_id", "protocol", "render_page", "resolve_inside"]
+__all__ = ["DevServer", "DevState", "OutsideRoot", "PageState", "ServerError", "build_id",
+           "protocol", "render_page", "resolve_inside"]

@@ -191,7 +191,7 @@ class DevServer:
 
     def publish_reload(self, reason: str) -> None:
         """The page itself changed (a template or a static file): pages reload."""
-        self._send([protocol.FullReload(reason)])
+        self._send([protocol.ReloadMessage(reason)])
 
     def _send(self, messages: list[protocol.Message]) -> None:
         for page in self._pages:
@@ -233,7 +233,7 @@ class DevServer:
             "crate": state.crate,
             "build_id": state.build_id,
             "module": state.module_url() if state.build_id else None,
-            "patches": [protocol.as_json(state.patch_message(p)) for p in state.patches],
+            "patches": [protocol.as_json(p) for p in state.patches],
             "socket": SOCKET_PATH,
         }
         if state.build_id and state.glue:
@@ -283,7 +283,7 @@ class DevServer:
             raise web.HTTPBadRequest(text=f"{err}\n") from None
         state = self.state
         snapshot = BuildSnapshot(state.build_id, state.module,
-                                 [(p.id, p.module) for p in state.patches])
+                                 list(state.patch_modules.items()))
         answer = await asyncio.to_thread(self.traps.answer, report, snapshot)
         took = f" (symbolicated in {self.traps.seconds[-1] * 1000:.0f} ms)" \
             if answer.frames else ""

@@ -25,17 +25,6 @@ def build_id(module: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class PublishedPatch:
-    """A patch the server holds for pages that connect later."""
-
-    id: int
-    module: bytes
-    ms: int
-    functions: tuple[str, ...]
-    bindgen: dict[str, Any] | None = None  # descriptions of the wasm-bindgen imports it brings
-
-
-@dataclass(frozen=True)
 class PageState:
     """What a connecting page says it runs: `build_id` (None: the page has no app loaded) and
     the last patch it applied. From the connection's query string."""
@@ -55,12 +44,15 @@ class PageState:
 
 @dataclass
 class DevState:
-    """The crate's current build (`module` bytes and its `build_id`) and the patches since."""
+    """The crate's current build (`module` bytes and its `build_id`) and the patches since:
+    each as the message pages got (`patches`, in order) and its module (`patch_modules`, by
+    id), for pages that connect later."""
 
     crate: str
     build_id: str | None = None
     module: bytes = b""
-    patches: list[PublishedPatch] = field(default_factory=list)
+    patches: list[protocol.PatchMessage] = field(default_factory=list)
+    patch_modules: dict[int, bytes] = field(default_factory=dict)
     error: protocol.Error | None = None
     glue: dict[str, bytes] = field(default_factory=dict)  # a wasm-bindgen app's glue files
 
@@ -80,10 +72,6 @@ class DevState:
         """The glue's entry module, for a wasm-bindgen app."""
         return f"/_hmr/{self.build_id}/glue/app.js" if self.glue else None
 
-    def patch_message(self, patch: PublishedPatch) -> protocol.PatchReady:
-        return protocol.PatchReady(patch.id, self.patch_url(patch.id), patch.ms, patch.functions,
-                                   patch.bindgen)
-
     # Changes
 
     def publish_build(self, module: bytes, reason: str, crate: str | None = None,
@@ -95,20 +83,23 @@ class DevState:
         self.build_id = build_id(module)
         self.module = module
         self.patches = []
+        self.patch_modules = {}
         self.error = None
-        return [protocol.FullReload(reason)]
+        return [protocol.ReloadMessage(reason)]
 
     def publish_patch(self, patch_id: int, module: bytes, ms: int, functions: tuple[str, ...],
                       bindgen: dict[str, Any] | None = None) -> list[protocol.Message]:
-        """Patch `patch_id` of the current build (ids follow each other from 1)."""
+        """Patch `patch_id` of the current build (ids follow each other from 1); `bindgen`:
+        descriptions of the wasm-bindgen imports it brings."""
         if self.build_id is None:
             raise ValueError("no build to patch")
         if patch_id != self.last_patch + 1:
             raise ValueError(f"patch {patch_id} does not follow patch {self.last_patch}")
         messages = self.publish_ok()
-        patch = PublishedPatch(patch_id, module, ms, functions, bindgen)
+        patch = protocol.PatchMessage(patch_id, self.patch_url(patch_id), ms, functions, bindgen)
         self.patches.append(patch)
-        return [*messages, self.patch_message(patch)]
+        self.patch_modules[patch_id] = module
+        return [*messages, patch]
 
     def publish_error(self, message: str, diagnostics: str) -> list[protocol.Message]:
         self.error = protocol.Error(message, diagnostics)
@@ -128,18 +119,18 @@ class DevState:
         if self.build_id is None:
             return [protocol.Hello(None, 0), *([self.error] if self.error else [])]
         if page.build_id is None:
-            return [protocol.FullReload("the app has been built")]
+            return [protocol.ReloadMessage("the app has been built")]
         if page.build_id != self.build_id:
-            return [protocol.FullReload(f"the page runs build {page.build_id}, "
-                                        f"the server has build {self.build_id}")]
+            return [protocol.ReloadMessage(f"the page runs build {page.build_id}, "
+                                           f"the server has build {self.build_id}")]
         if page.patch > self.last_patch:
-            return [protocol.FullReload(f"the page has patch {page.patch}, the server only "
-                                        f"{self.last_patch} (did it restart?)")]
-        missed = [self.patch_message(p) for p in self.patches if p.id > page.patch]
+            return [protocol.ReloadMessage(f"the page has patch {page.patch}, the server only "
+                                           f"{self.last_patch} (did it restart?)")]
+        missed = [p for p in self.patches if p.id > page.patch]
         return [protocol.Hello(self.build_id, self.last_patch), *missed,
                 *([self.error] if self.error else [])]
 
     def patch_module(self, build_id: str, patch_id: int) -> bytes | None:
-        if build_id != self.build_id or not 1 <= patch_id <= len(self.patches):
+        if build_id != self.build_id:
             return None
-        return self.patches[patch_id - 1].module
+        return self.patch_modules.get(patch_id)

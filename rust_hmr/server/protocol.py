@@ -7,7 +7,12 @@
                                                  page's glue takes them first), or null
     full-reload  {reason}                        the page must load again; `reason` is logged
     error        {message, diagnostics}          a compile error: show it, keep the old code
+    css          {path, version}                 a stylesheet changed: swap it in place
     ok           {}                              the error is fixed (a patch may follow)
+
+Each type is a class here, named for what it is on the wire: `Hello`, `PatchMessage` (a
+`rust_hmr.Patch` as a page gets it: its module by URL), `ReloadMessage`, `Error`,
+`StyleChanged`, `Ok`; `Message` is any of them.
 
 A page connects to `/_hmr?build_id=<build id>&patch=<last patch applied>` and sends nothing
 else; the server answers with what it missed (`catch_up` in the server state). The runtime in
@@ -26,7 +31,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeAlias, assert_never
 
-__all__ = ["Error", "FullReload", "Hello", "Message", "Ok", "PatchReady", "ProtocolError",
+__all__ = ["Error", "Hello", "Message", "Ok", "PatchMessage", "ProtocolError", "ReloadMessage",
            "StyleChanged", "TrapAnswer", "TrapReport", "as_json", "decode", "decode_trap",
            "describe", "encode", "encode_answer"]
 
@@ -45,8 +50,9 @@ class Hello:
 
 
 @dataclass(frozen=True)
-class PatchReady:
-    """Patch `id` (1, 2, ... within a build) is at `url`; `ms` is how long the rebuild took."""
+class PatchMessage:
+    """Patch `id` (1, 2, ... within a build) is at `url`; `ms` is how long the rebuild took.
+    The server keeps each it sent (with its module) for pages that connect later."""
 
     id: int
     url: str
@@ -57,8 +63,9 @@ class PatchReady:
 
 
 @dataclass(frozen=True)
-class FullReload:
-    """The change can't be patched (or the page runs an older build): load the page again."""
+class ReloadMessage:
+    """Load the page again; `reason` says why: a change that can't be patched (a
+    `rust_hmr.FullReload`), a new build, a changed page file, a page that runs an older build."""
 
     reason: str
     type: Literal["full-reload"] = field(default="full-reload", init=False)
@@ -90,9 +97,10 @@ class Ok:
     type: Literal["ok"] = field(default="ok", init=False)
 
 
-Message: TypeAlias = Hello | PatchReady | FullReload | Error | StyleChanged | Ok
-_BY_TYPE: dict[str, type[Message]] = {cls.type: cls for cls in (Hello, PatchReady, FullReload,
-                                                                Error, StyleChanged, Ok)}
+Message: TypeAlias = Hello | PatchMessage | ReloadMessage | Error | StyleChanged | Ok
+_BY_TYPE: dict[str, type[Message]] = {cls.type: cls for cls in (Hello, PatchMessage,
+                                                                ReloadMessage, Error,
+                                                                StyleChanged, Ok)}
 # What each field may hold on the wire (JSON has no tuples: a list becomes one).
 _KINDS: dict[str, tuple[type, ...]] = {
     "build_id": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
@@ -152,9 +160,9 @@ def describe(message: Message) -> str:
     match message:
         case Hello(build_id=build_id, patch=patch):
             return f"hello: build {build_id or '(none yet)'}, patch {patch}"
-        case PatchReady(id=id, functions=functions, ms=ms):
+        case PatchMessage(id=id, functions=functions, ms=ms):
             return f"patch {id}: {len(functions)} functions, {ms} ms"
-        case FullReload(reason=reason):
+        case ReloadMessage(reason=reason):
             return f"full reload: {reason}"
         case Error(message=text):
             return f"error: {text}"
