@@ -83,7 +83,7 @@ def build_all(work: Path) -> dict[str, bytes]:
         view.write_text(edit(view.read_text()))
         time.sleep(0.01)
         patch = project.rebuild()
-        assert isinstance(patch, Patch) and patch.module != b"", patch
+        assert isinstance(patch, Patch) and not patch.empty, patch
         out[name] = patch.module
     out["main_b"] = project.build().module_path.read_bytes()
     out["release_b"] = build_wasm(crate, "release").path.read_bytes()  # type: ignore[union-attr]

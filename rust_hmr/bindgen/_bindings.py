@@ -189,7 +189,7 @@ def _bind_imports(
     for record in records:
         for imp in record.program.imports:
             kind = imp.kind
-            live = isinstance(kind, ImportFunction | ImportStatic) and kind.shim in imported
+            live = isinstance(kind, (ImportFunction, ImportStatic)) and kind.shim in imported
             if live and kind.shim not in bound:
                 bound[kind.shim] = BoundImport(imp, describer.describe(kind.shim))
     return tuple(bound.values())

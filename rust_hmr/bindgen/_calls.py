@@ -15,6 +15,7 @@ atomics raise BindgenError (rustc does not emit them for wasm32 unless told to).
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterator
 
 from rust_hmr.bindgen._errors import BindgenError
@@ -104,23 +105,32 @@ _PREFIXED: dict[int, tuple[Skip, ...]] = {
 
 def call_targets(body: FunctionBody) -> Iterator[int]:
     """The function indices `body` calls directly (`call`, `return_call`), in order."""
+    return (callee for _, callee in _calls(body))
+
+
+def _calls(body: FunctionBody, stop: int | None = None) -> Iterator[tuple[int, int]]:
+    """Each direct call in `body` (where its opcode sits in `body.data`, and the callee), up to
+    the instruction that starts at or after `stop`."""
     _, start = read_locals(body)
     r = Reader(body.data, pos=start, base=body.offset)
-    while not r.at_end():
-        at = r.offset
-        opcode = r.u8("opcode")
+    data = r.data
+    end = r.end if stop is None else min(r.end, stop + 1)
+    while r.pos < end:
+        at = r.pos
+        opcode = data[at]
+        r.pos = at + 1
         if opcode in _CALLS:
-            yield r.u32("callee")
+            yield at, r.u32("callee")
             continue
         if opcode == 0xFC:
             sub = r.u32("0xfc sub-opcode")
             skips = _PREFIXED.get(sub)
-            what = f"opcode 0xfc {sub}"
         else:
             skips = _IMMEDIATES.get(opcode)
-            what = f"opcode {opcode:#04x}"
         if skips is None:
-            raise BindgenError(f"{what} (at offset {at:#x}) is not supported by the call scanner")
+            what = f"opcode 0xfc {sub}" if opcode == 0xFC else f"opcode {opcode:#04x}"
+            raise BindgenError(f"{what} (at offset {body.offset + at:#x}) is not supported by "
+                               "the call scanner")
         for skip in skips:
             skip(r)
 
@@ -135,20 +145,23 @@ def callers_of(wasm: WasmFile, callee: int) -> list[int]:
                 for width in (None, 5)]  # fmt: skip
     first = imported_function_count(wasm)
     code = code_index(wasm)
-    # Search the section's bytes once (in C), then find the body each hit falls in.
-    candidates: set[int] = set()
+    # Search the section's bytes (in C: `re` finds a literal faster than `bytes.find` does
+    # when the bytes are common, as 0x10 and 0x00 are in code), then decode each body a hit
+    # falls in, as far as its last hit: a call of `callee` starts at one of them.
+    last_hit: dict[int, int] = {}  # body -> the last hit's place in its data
     for pattern in patterns:
-        at = code.payload.find(pattern)
-        while at != -1:
-            candidates.add(bisect.bisect_right(code.starts, at) - 1)
-            at = code.payload.find(pattern, at + 1)
+        search = re.compile(re.escape(pattern)).search
+        hit = search(code.payload)
+        while hit is not None:
+            at = hit.start()
+            i = bisect.bisect_right(code.starts, at) - 1
+            if i >= 0 and at + len(pattern) <= code.ends[i]:  # not across bodies or a size
+                last_hit[i] = max(last_hit.get(i, 0), at - code.starts[i])
+            hit = search(code.payload, at + 1)  # overlapping hits too (callee 0x10: 10 10 10)
     found = []
-    for i in sorted(candidates):
-        if i < 0 or not any(p in code.data(i) for p in patterns):
-            continue  # the hit straddles two bodies, or sits in a size prefix
-        body = code.body(i)
+    for i, last in sorted(last_hit.items()):
         try:
-            if callee in call_targets(body):
+            if any(target == callee for _, target in _calls(code.body(i), last)):
                 found.append(first + i)
         except WasmDecodeError as err:
             raise BindgenError(f"cannot decode function {first + i}: {err}") from None

@@ -30,12 +30,16 @@ from rust_hmr.wasm.reader import Reader
 Read = Callable[[Reader], Any]
 
 
+# Each reader takes the common case (a one-byte length, tag or count, in bounds) straight from
+# the bytes; anything else goes through the Reader's own checks, which raise the error.
+
 def _read_bool(r: Reader) -> bool:
+    pos = r.pos
+    if pos < r.end and r.data[pos] <= 1:
+        r.pos = pos + 1
+        return r.data[pos] == 1
     offset = r.offset
-    value = r.u8("bool")
-    if value > 1:
-        raise bad_byte("bool", value, offset)
-    return value == 1
+    raise bad_byte("bool", r.u8("bool"), offset)
 
 
 def _read_u32(r: Reader) -> int:
@@ -43,6 +47,18 @@ def _read_u32(r: Reader) -> int:
 
 
 def _read_str(r: Reader) -> str:
+    data, pos = r.data, r.pos
+    if pos < r.end:
+        size = data[pos]
+        stop = pos + 1 + size
+        if size < 0x80 and stop <= r.end:
+            try:
+                text = data[pos + 1:stop].decode()
+            except UnicodeDecodeError:
+                pass  # the Reader says so, with the offset
+            else:
+                r.pos = stop
+                return text
     return r.name("string")
 
 
@@ -51,18 +67,26 @@ _PRIMITIVES: dict[object, Read] = {bool: _read_bool, int: _read_u32, str: _read_
 
 def _vec(item: Read) -> Read:
     def read(r: Reader) -> tuple[Any, ...]:
-        return tuple(item(r) for _ in range(r.count("vector")))
+        pos = r.pos
+        count = r.data[pos] if pos < r.end else 0x80
+        if count < 0x80 and count < r.end - pos:  # at least a byte per item
+            r.pos = pos + 1
+        else:
+            count = r.count("vector")
+        return tuple([item(r) for _ in range(count)])
 
     return read
 
 
 def _option(inner: Read) -> Read:
     def read(r: Reader) -> Any:
+        pos = r.pos
+        flag = r.data[pos] if pos < r.end else None
+        if flag == 0 or flag == 1:
+            r.pos = pos + 1
+            return inner(r) if flag else None
         offset = r.offset
-        flag = r.u8("option flag")
-        if flag > 1:
-            raise bad_byte("option flag", flag, offset)
-        return inner(r) if flag else None
+        raise bad_byte("option flag", r.u8("option flag"), offset)
 
     return read
 
@@ -72,23 +96,47 @@ def _enum(variants: tuple[type, ...]) -> Read:
     names = ", ".join(v.__name__ for v in variants)
 
     def read(r: Reader) -> Any:
+        pos = r.pos
+        if pos < r.end and r.data[pos] < len(readers):
+            r.pos = pos + 1
+            return readers[r.data[pos]](r)
         offset = r.offset
         tag = r.u8("enum tag")
-        if tag >= len(readers):
-            raise WasmDecodeError(f"enum tag {tag} is none of {len(readers)} ({names})", offset)
-        return readers[tag](r)
+        raise WasmDecodeError(f"enum tag {tag} is none of {len(readers)} ({names})", offset)
 
     return read
 
 
 def _struct(cls: type) -> Read:
     hints = typing.get_type_hints(cls)
-    fields = [(f.name, _reader_for_hint(hints[f.name])) for f in dataclasses.fields(cls)]
+    fields = [_reader_for_hint(hints[f.name]) for f in dataclasses.fields(cls)]
+    if len(fields) <= 3:  # most records: called without building a list of the fields first
+        return _SMALL_STRUCTS[len(fields)](cls, *fields)
 
     def read(r: Reader) -> Any:
-        return cls(**{name: read_field(r) for name, read_field in fields})
+        return cls(*[read_field(r) for read_field in fields])
 
     return read
+
+
+def _struct0(cls: type) -> Read:
+    instance = cls()  # a frozen record without fields: one value, shared
+    return lambda _r: instance
+
+
+def _struct1(cls: type, a: Read) -> Read:
+    return lambda r: cls(a(r))
+
+
+def _struct2(cls: type, a: Read, b: Read) -> Read:
+    return lambda r: cls(a(r), b(r))  # arguments are evaluated in order
+
+
+def _struct3(cls: type, a: Read, b: Read, c: Read) -> Read:
+    return lambda r: cls(a(r), b(r), c(r))
+
+
+_SMALL_STRUCTS: list[Callable[..., Read]] = [_struct0, _struct1, _struct2, _struct3]
 
 
 def _reader_for_hint(hint: Any) -> Read:

@@ -20,6 +20,7 @@ wasm type is checked against what `_abi` derives from its descriptor.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from rust_hmr.bindgen._intrinsics import (
     PLACEHOLDER_MODULE,
 )
 from rust_hmr.bindgen._modules import JsModules
-from rust_hmr.bindgen._scan import function_exports
+from rust_hmr.bindgen._scan import function_exports, function_types
 from rust_hmr.bindgen.descriptors import Descriptor, Function
 from rust_hmr.bindgen.schema import (
     SCHEMA_VERSION,
@@ -73,8 +74,8 @@ class FunctionTypes:
         self.types: list[FuncType] = wasm.decoded("type", [])
         imports = [i for i in wasm.decoded("import", []) if i.kind == ExternKind.FUNCTION]
         self.imports = {(i.module, i.field): self.types[i.desc] for i in imports}
-        self.by_index = [self.types[i.desc] for i in imports]
-        self.by_index += [self.types[t] for t in wasm.decoded("function", [])]
+        self.by_index: list[FuncType] = [self.types[i.desc] for i in imports]
+        self.by_index += [self.types[t] for t in function_types(wasm)]
         self.exports = function_exports(wasm)
         self.slots: dict[int, int] = {}
         for segment in wasm.decoded("element", []):
@@ -93,8 +94,14 @@ class FunctionTypes:
         return self.by_index[self.slots[slot]]
 
 
+@functools.lru_cache(maxsize=4096)
+def _signature_of(found: FuncType) -> Signature:
+    """A wasm type as a Signature (a module has a few hundred types; thousands of shims)."""
+    return Signature(tuple(map(str, found.params)), tuple(map(str, found.results)))
+
+
 def _check(what: str, found: FuncType, expected: Signature) -> None:
-    got = Signature(tuple(map(str, found.params)), tuple(map(str, found.results)))
+    got = _signature_of(found)
     if got != expected:
         raise BindgenError(f"{what} has the wasm type {got}, but its descriptor gives {expected}: "
                            f"a wasm-bindgen ABI the glue for {SCHEMA_VERSION} does not know")
@@ -126,31 +133,47 @@ class Planner:
         self.vendor = {imp.kind.name: list(imp.kind.vendor_prefixes)
                        for r in self.bindings.records for imp in r.program.imports
                        if isinstance(imp.kind, ImportType)}  # fmt: skip
+        # Each function descriptor lowered once, by identity: the imports of a module share a
+        # few hundred descriptor objects (`_replay` decodes each word sequence once). So the
+        # descriptions of those imports share their type forms (JSON data, never changed).
+        self._lowered: dict[int, tuple[Descriptor, list[Any], Any, Signature]] = {}
 
     def imports(self) -> list[Description]:
         return [self._import(bound) for bound in self.bindings.imports]
 
     def _import(self, bound: BoundImport) -> Description:
         kind = bound.kind
-        what = f"import {bound.js_name} ({bound.shim})"
-        module = self.modules.key(bound.import_.module, bound.shim)
+        shim = kind.shim
+        what = f"import {bound.js_name} ({shim})"
+        module = self.modules.key(bound.import_.module, shim)
         namespace = list(bound.js_namespace or ())
-        found = self.types.imports[(PLACEHOLDER_MODULE, bound.shim)]
+        found = self.types.imports[(PLACEHOLDER_MODULE, shim)]
         if isinstance(kind, ImportStatic):
             value = lower(bound.descriptor)
             _check(what, found, signature([], value))
-            return {"shim": bound.shim, "op": "value", "path": [*namespace, kind.name],
+            return {"shim": shim, "op": "value", "path": [*namespace, kind.name],
                     "module": module, "catch": False, "final": False, "vendor": [],
                     "variadic": False, "args": [], "ret": value.form}  # fmt: skip
-        args, ret = _function(what, bound.descriptor)
-        _check(what, found, signature(args, ret))
-        if ret.form and isinstance(ret.form, list) and ret.form[0] == "result":
+        args, ret, expected = self._lower_function(what, bound.descriptor)
+        _check(what, found, expected)
+        if ret and isinstance(ret, list) and ret[0] == "result":
             raise UnsupportedError(f"an import returning Result without `catch` ({what})")
         op, path = self._target(kind, namespace, what)
         vendor = self.vendor.get(kind.method.class_, []) if kind.method else []
-        return {"shim": bound.shim, "op": op, "path": path, "module": module,
+        return {"shim": shim, "op": op, "path": path, "module": module,
                 "catch": kind.catch, "final": not kind.structural, "vendor": vendor,
-                "variadic": kind.variadic, **_forms(args, ret)}  # fmt: skip
+                "variadic": kind.variadic, "args": list(args), "ret": ret}  # fmt: skip
+
+    def _lower_function(self, what: str, d: Descriptor) -> tuple[list[Any], Any, Signature]:
+        """The type forms of an import's arguments and return value, and the wasm type they
+        give its shim."""
+        found = self._lowered.get(id(d))
+        if found is None:
+            args, ret = _function(what, d)
+            forms = _forms(args, ret)
+            found = self._lowered[id(d)] = (d, forms["args"], forms["ret"],
+                                            signature(args, ret))  # d held: its id unique
+        return found[1], found[2], found[3]
 
     @staticmethod
     def _target(kind: ImportFunction, namespace: list[str], what: str) -> tuple[str, list[str]]:

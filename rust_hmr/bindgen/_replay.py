@@ -28,7 +28,13 @@ from rust_hmr.bindgen._describe import (
     Describer,
 )
 from rust_hmr.bindgen._errors import DescribeError, DescriptorError
-from rust_hmr.bindgen._scan import CodeIndex, code_index, function_exports, global_exports
+from rust_hmr.bindgen._scan import (
+    CodeIndex,
+    code_index,
+    function_exports,
+    function_types,
+    global_exports,
+)
 from rust_hmr.bindgen._summary import (
     Arity,
     Call,
@@ -77,12 +83,12 @@ class Unit:
         functions = [i for i in imports if i.kind == ExternKind.FUNCTION]
         fields = [(i.module, i.field) for i in functions]
         types: list[FuncType] = wasm.decoded("type", [])
-        signatures = [types[i.desc] for i in functions]
-        signatures += [types[t] for t in wasm.decoded("function", [])]
+        type_indices = [i.desc for i in functions] + function_types(wasm)
+        signatures = [types[t] for t in type_indices]
+        type_arity = [(len(t.params), len(t.results)) for t in types]
         arity = Arity(_index_of(fields, (PLACEHOLDER, DESCRIBE)),
                       _index_of(fields, (PLACEHOLDER, DESCRIBE_CLOSURE)),
-                      [(len(s.params), len(s.results)) for s in signatures],
-                      [(len(t.params), len(t.results)) for t in types])  # fmt: skip
+                      [type_arity[t] for t in type_indices], type_arity)  # fmt: skip
         return cls(number, wasm, arity, len(functions), code_index(wasm), signatures, types)
 
 
@@ -116,7 +122,8 @@ class QuickDescriber:
         closure_import = self.main.arity.describe_closure
         self.closure_callers = [] if closure_import is None else callers_of(wasm, closure_import)
         self.fallbacks = 0  # functions that went to wasmtime
-        self._memo: dict[tuple[int, int, Frames], Expansion] = {}
+        self._by_function: dict[tuple[int, int, Frames], Expansion] = {}
+        self._by_body: dict[tuple[int, int, bytes, Frames], Expansion] = {}
 
     @property
     def describer(self) -> Describer:
@@ -184,7 +191,8 @@ class QuickDescriber:
                 unit.globals[k] = self.main.globals[index]
         self.units.append(unit)
         self._apply_elements(unit)
-        self._memo.clear()  # table slots may hold other functions now
+        self._by_function.clear()  # table slots may hold other functions now
+        self._by_body.clear()
         return unit
 
     def of_slot(self, slot: int) -> FuncType | None:
@@ -203,39 +211,53 @@ class QuickDescriber:
         if function < unit.first:
             raise Unsupported(f"function {function} is an import")
         params = unit.arity.functions[function][0]
-        found = self.cache.get(unit.bodies.data(function - unit.first), params, unit.arity)
+        return self._summary(unit, unit.bodies.data(function - unit.first), params)
+
+    def _summary(self, unit: Unit, body: bytes, params: int) -> Summary:
+        found = self.cache.get(body, params, unit.arity)
         if found is None:
-            raise Unsupported(f"function {function} is no plain describe function")
+            raise Unsupported("no plain describe function")
         return found
 
-    def run(self, unit: Unit, function: int) -> tuple[list[int], int | None]:
+    def run(self, unit: Unit, function: int) -> tuple[tuple[int, ...], int | None]:
         """The words `function` reports and the last closure slot, from its summary."""
         words, closures = self._expand(unit, function, (), 0)
-        return list(words), closures[-1] if closures else None
+        return words, closures[-1] if closures else None
 
     def _expand(self, unit: Unit, function: int, frames: Frames,
                 depth: int) -> Expansion:  # fmt: skip
         """What running `function` reports, the stack globals moved by `frames` from their
-        values at the top (memoized: the same function at the same depth of stack reports
-        the same, until a patch changes the table)."""
+        values at the top. Memoized by function and by body: the same code at the same depth
+        of stack reports the same (until a patch changes the table), and a module's describe
+        functions share a few hundred bodies."""
         if depth > MAX_DEPTH:
             raise Unsupported("calls nest too deep")
         while function < unit.first:
             if function not in unit.imports:
                 raise Unsupported(f"function {function} is an import")
             unit, function = unit.imports[function]
-        memo_key = (unit.number, function, frames)
-        found = self._memo.get(memo_key)
-        if found is not None:
-            return found
-        s = self.summary(unit, function)
+        by_function = (unit.number, function, frames)
+        found = self._by_function.get(by_function)
+        if found is None:
+            params = unit.arity.functions[function][0]
+            body = unit.bodies.data(function - unit.first)
+            by_body = (unit.number, params, body, frames)
+            found = self._by_body.get(by_body)
+            if found is None:
+                found = self._by_body[by_body] = self._expand_body(unit, body, params, frames,
+                                                                   depth)
+            self._by_function[by_function] = found
+        return found
+
+    def _expand_body(self, unit: Unit, body: bytes, params: int, frames: Frames,
+                     depth: int) -> Expansion:  # fmt: skip
+        s = self._summary(unit, body, params)
         key = None
-        offsets = dict(frames)
         if s.stack != -1:
             key = unit.globals.get(s.stack)
             if key is None:
                 raise Unsupported(f"global {s.stack} is not the main module's i32")
-            entry = (self.values[key] + offsets.get(key, 0)) & _MASK32
+            entry = (self.values[key] + dict(frames).get(key, 0)) & _MASK32
             if entry + s.low < 0 or entry + s.high > self.memory_size:
                 raise Unsupported("the frame is out of the memory's bounds")
         words: list[int] = []
@@ -243,30 +265,43 @@ class QuickDescriber:
         for item in s.items:
             if isinstance(item, int):
                 words.append(item)
-                continue
-            if isinstance(item, ClosureSlot):
+            elif isinstance(item, ClosureSlot):
                 closures.append(item.slot)
-                continue
-            callee_unit, callee = unit, item.function if isinstance(item, Call) else -1
-            if isinstance(item, Indirect):
-                owner = self.table.get(item.slot)
-                if unit.arity.types[item.type_index] != (item.params, item.results):
-                    raise Unsupported("the summary was made where the type had another arity")
-                if owner is None or owner[0].signatures[owner[1]] != unit.types[item.type_index]:
-                    raise Unsupported(f"call_indirect through slot {item.slot} would trap")
-                callee_unit, callee = owner
-            elif unit.arity.functions[callee] != (item.params, item.results):
+            else:
+                callee_unit, callee = self._callee(unit, item)
+                inner = frames if key is None or not item.frame else _moved(frames, key,
+                                                                            item.frame)
+                inner_words, inner_closures = self._by_function.get(
+                    (callee_unit.number, callee, inner)) or self._expand(
+                    callee_unit, callee, inner, depth + 1)  # fmt: skip
+                words += inner_words
+                closures += inner_closures
+        return tuple(words), tuple(closures)
+
+    def _callee(self, unit: Unit, item: Call | Indirect) -> tuple[Unit, int]:
+        """The function a call item of `unit` runs; Unsupported when the summary's arity is
+        not the module's, or a `call_indirect` would trap."""
+        if isinstance(item, Call):
+            arity = unit.arity.functions
+            if item.function >= len(arity) or arity[item.function] != (item.params,
+                                                                       item.results):
                 raise Unsupported("the summary was made where the callee had another arity")
-            inner = frames
-            if key is not None and item.frame:
-                inner = tuple(sorted({**offsets, key: offsets.get(key, 0) + item.frame}.items()))
-            hit = self._memo.get((callee_unit.number, callee, inner))
-            inner_words, inner_closures = hit or self._expand(callee_unit, callee, inner,
-                                                              depth + 1)
-            words += inner_words
-            closures += inner_closures
-        result = self._memo[memo_key] = (tuple(words), tuple(closures))
-        return result
+            return unit, item.function
+        owner = self.table.get(item.slot)
+        if unit.arity.types[item.type_index] != (item.params, item.results):
+            raise Unsupported("the summary was made where the type had another arity")
+        if owner is None or owner[0].signatures[owner[1]] != unit.types[item.type_index]:
+            raise Unsupported(f"call_indirect through slot {item.slot} would trap")
+        return owner
+
+
+def _moved(frames: Frames, key: GlobalKey, delta: int) -> Frames:
+    """`frames` with the stack global `key` moved by `delta` more."""
+    if not frames:
+        return ((key, delta),)
+    offsets = dict(frames)
+    offsets[key] = offsets.get(key, 0) + delta
+    return tuple(sorted(offsets.items()))
 
 
 # Descriptors by their words, for the process: thousands of imports share a few hundred
@@ -275,9 +310,8 @@ _DESCRIPTORS: dict[tuple[int, ...], Descriptor] = {}
 _MAX_DESCRIPTORS = 65536
 
 
-def _decode(words: list[int], what: str) -> Descriptor:
-    key = tuple(words)
-    found = _DESCRIPTORS.get(key)
+def _decode(words: tuple[int, ...], what: str) -> Descriptor:
+    found = _DESCRIPTORS.get(words)
     if found is not None:
         return found
     try:
@@ -286,7 +320,7 @@ def _decode(words: list[int], what: str) -> Descriptor:
         raise DescriptorError(f"{what}: {err}") from None
     if len(_DESCRIPTORS) >= _MAX_DESCRIPTORS:
         _DESCRIPTORS.clear()
-    _DESCRIPTORS[key] = descriptor
+    _DESCRIPTORS[words] = descriptor
     return descriptor
 
 

@@ -55,31 +55,55 @@ def _exports(wasm: WasmFile) -> dict[int, dict[str, int]]:
     payload = section.payload
     if _last_exports is not None and _last_exports[0] is payload:
         return _last_exports[1]
-    base = section.offset
-    found: dict[int, dict[str, int]] = {}
+    found = _read_exports(payload, section.offset)
+    _last_exports = (payload, found)
+    return found
+
+
+def _read_exports(payload: bytes, base: int) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {_FUNCTION: {}}
+    functions = found[_FUNCTION]
     count, pos = _u32(payload, 0, "export count", base)
     end = len(payload)
     for _ in range(count):
-        size = payload[pos] if pos < end else 0x80  # LEB128s are mostly one byte: inline it
+        size = payload[pos] if pos < end else 0x80  # LEB128s are mostly short: inline them
         if size < 0x80:
             pos += 1
         else:
             size, pos = _u32(payload, pos, "export name length", base)
-        name = payload[pos:pos + size]
-        pos += size
-        if pos + 1 >= end:
-            raise WasmDecodeError("export section ends inside an export", base + pos)
-        kind, index = payload[pos], payload[pos + 1]
+        stop = pos + size
+        if stop + 1 >= end:
+            raise WasmDecodeError("export section ends inside an export", base + stop)
+        kind, index = payload[stop], payload[stop + 1]
         if index < 0x80:
-            pos += 2
+            after = stop + 2
+        elif stop + 2 < end and payload[stop + 2] < 0x80:
+            index, after = index & 0x7F | payload[stop + 2] << 7, stop + 3
         else:
-            index, pos = _u32(payload, pos + 1, "export index", base)
+            index, after = _u32(payload, stop + 1, "export index", base)
         try:
-            found.setdefault(kind, {})[name.decode()] = index
+            name = payload[pos:stop].decode()
         except UnicodeDecodeError:
-            raise WasmDecodeError("export name is not UTF-8", base + pos) from None
-    _last_exports = (payload, found)
+            raise WasmDecodeError("export name is not UTF-8", base + after) from None
+        if kind == _FUNCTION:
+            functions[name] = index
+        else:
+            found.setdefault(kind, {})[name] = index
+        pos = after
     return found
+
+
+def function_types(wasm: WasmFile) -> list[int]:
+    """The type index of each defined function, as `wasm.decoded("function")`; straight from
+    the bytes when each index is one byte (the usual case: fewer than 128 types)."""
+    section = wasm.get("function")
+    if section is None:
+        return []
+    count, pos = _u32(section.payload, 0, "function count", section.offset)
+    rest = section.payload[pos:]
+    if len(rest) == count and rest.isascii():
+        return list(rest)
+    return wasm.decoded("function", [])  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -117,9 +141,16 @@ def code_index(wasm: WasmFile) -> CodeIndex:
     base = section.offset
     count, pos = _u32(payload, 0, "function body count", base)
     starts, ends = [], []
+    end = len(payload)
     for _ in range(count):
-        size, pos = _u32(payload, pos, "function body size", base)
-        if pos + size > len(payload):
+        size = payload[pos] if pos + 1 < end else 0x80  # one or two bytes, mostly: inline them
+        if size < 0x80:
+            pos += 1
+        elif payload[pos + 1] < 0x80:
+            size, pos = size & 0x7F | payload[pos + 1] << 7, pos + 2
+        else:
+            size, pos = _u32(payload, pos, "function body size", base)
+        if pos + size > end:
             raise WasmDecodeError("function body runs past the code section", base + pos)
         starts.append(pos)
         pos += size

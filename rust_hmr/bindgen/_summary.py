@@ -17,8 +17,13 @@ the frame's bounds (checked against the memory where it runs). Anything else giv
 the function is run in wasmtime.
 
 A summary depends only on the body's bytes, its parameter count and the indices of the two
-describe imports, so it is cached by those (`SummaryCache`): web-sys's thousands of describe
-functions keep their bytes from build to build.
+describe imports, so it is cached by those (`SummaryCache`); not by the bytes as they are,
+though: calls name their callees by index, and one import or function more shifts the indices
+of the next build, so no body would be found again. The linker leaves each call's immediate
+padded to 5 bytes, and the cache keys a body by its `Shape`, those immediates taken out, and
+what each of them calls (`__wbindgen_describe`, `__wbindgen_describe_closure`, another
+function); a summary found by shape gets the body's own callees back (`Template`). web-sys's
+thousands of describe functions keep their shapes from build to build.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import blake3
 
@@ -141,17 +148,35 @@ class Arity:
     functions: list[tuple[int, int]]  # (params, results) of every function, by index
     types: list[tuple[int, int]]  # (params, results) of every type
 
+    @cached_property
+    def padded_describes(self) -> dict[bytes, int]:
+        """The two describe imports' indices as padded call immediates, and their roles."""
+        found = {padded_u32(self.describe_closure): _DESCRIBE_CLOSURE} \
+            if self.describe_closure is not None else {}
+        if self.describe is not None:
+            found[padded_u32(self.describe)] = _DESCRIBE
+        return found
+
 
 def summarize(body: bytes, params: int, arity: Arity) -> Summary | None:
     """The summary of a body (locals included) of a function of `params` parameters, or None
     when it does anything but what a describe function does."""
+    return _summarize_with_calls(body, params, arity)[0]
+
+
+CallSites = dict[int, int]  # where each call's immediate starts in the body -> its item's index
+
+
+def _summarize_with_calls(body: bytes, params: int,
+                          arity: Arity) -> tuple[Summary | None, CallSites]:  # fmt: skip
+    calls: CallSites = {}
     try:
-        return _summarize(body, params, arity)
+        return _summarize(body, params, arity, calls), calls
     except (_NotSimple, IndexError):
-        return None
+        return None, calls
 
 
-def _summarize(data: bytes, params: int, arity: Arity) -> Summary:
+def _summarize(data: bytes, params: int, arity: Arity, calls: CallSites) -> Summary:
     pos = 0
     groups, pos = _leb(data, pos)
     count = 0
@@ -185,6 +210,7 @@ def _summarize(data: bytes, params: int, arity: Arity) -> Summary:
             imm, pos = _leb(data, pos)
             local[imm] = stack[-1]
         elif op == _CALL:
+            calls[pos] = len(items)
             imm, pos = _leb(data, pos)
             frame = _frame(glob, value)
             if imm == arity.describe:
@@ -278,22 +304,102 @@ def _add(a: Value, b: Value, subtract: bool) -> Value:
     return _UNKNOWN
 
 
-# --- the cache of summaries, by body -------------------------------------------------------
+# --- the cache of summaries, by the body's shape -------------------------------------------
 
-_FORMAT = b"rust-hmr describe summaries 1\n"
+# A call whose callee index the linker left padded to 5 bytes (a relocation site): opcode, then
+# four LEB128 bytes with the continuation bit and a last one of at most 4 bits.
+_PADDED_CALL = re.compile(rb"\x10([\x80-\xff]{4}[\x00-\x0f])")
+_NO_TARGET = b"\x10\x80\x80\x80\x80\x00"  # what a padded call's immediate is replaced by
+# What a padded call's target is to the summarizer, by the module's arity.
+_OTHER, _DESCRIBE, _DESCRIBE_CLOSURE = range(3)
+
+
+class Shape(NamedTuple):
+    """A body with the callees of its padded calls taken out (`code`), what each callee is to
+    the summarizer (`roles`) and their LEB128 bytes.
+
+    The regex tells each byte's part the same way in the body and in `code` (the replacement
+    bytes fall in the classes of the bytes they replace), so `code` and `callees` give the body
+    back: two bodies of one code differ only in whom their padded calls call."""
+
+    code: bytes
+    roles: tuple[int, ...]
+    callees: list[bytes]
+
+
+def shape_of(body: bytes, arity: Arity) -> Shape:
+    parts = _PADDED_CALL.split(body)
+    if len(parts) == 1:
+        return Shape(body, (), [])
+    callees = parts[1::2]
+    known = arity.padded_describes
+    return Shape(_NO_TARGET.join(parts[0::2]), tuple([known.get(c, _OTHER) for c in callees]),
+                 callees)
+
+
+def padded_u32(value: int) -> bytes:
+    return bytes([value >> shift & 0x7F | 0x80 for shift in (0, 7, 14, 21)] + [value >> 28])
+
+
+def _padded_value(raw: bytes) -> int:
+    """The value of a 5-byte LEB128 (the pattern above checked its form)."""
+    v = int.from_bytes(raw, "little")
+    return (v & 0x7F | v >> 1 & 0x3F80 | v >> 2 & 0x1F_C000 | v >> 3 & 0xFE0_0000
+            | v >> 4 & 0xF000_0000)  # fmt: skip
+
+
+class Template(NamedTuple):
+    """A summary made for one body, for every body of its shape: `links` name the `Call` items
+    whose callee is a padded call's target, (item index, target index). `only` is the body it
+    holds for when some padded call's bytes were no call the summarizer read (an immediate of
+    another instruction, code after a `return`): then it is for that body alone."""
+
+    summary: Summary
+    links: tuple[tuple[int, int], ...]
+    only: bytes | None
+
+    def relocated(self, shape: Shape, functions: int) -> Summary | None:
+        """The summary of the body of `shape`; None when it calls past the `functions`."""
+        if not self.links:
+            return self.summary
+        s = self.summary
+        items = list(s.items)
+        for item, callee in self.links:
+            function = _padded_value(shape.callees[callee])
+            if function >= functions:
+                return None
+            call: Call = items[item]  # type: ignore[assignment]
+            items[item] = Call(function, call.params, call.results, call.frame)
+        return Summary(tuple(items), s.stack, s.low, s.high)
+
+
+def _template(body: bytes, params: int, arity: Arity) -> Template | None:
+    summary, calls = _summarize_with_calls(body, params, arity)
+    if summary is None:
+        return None
+    immediates = [match.start() + 1 for match in _PADDED_CALL.finditer(body)]
+    if not all(at in calls for at in immediates):
+        return Template(summary, (), body)
+    links = tuple((calls[at], k) for k, at in enumerate(immediates)
+                  if isinstance(summary.items[calls[at]], Call))  # fmt: skip
+    return Template(summary, links, None)
+
+
+_FORMAT = b"rust-hmr describe summaries 2\n"
 _DIGEST = 32
 CACHE_FILE = f"summaries-py{sys.version_info[0]}{sys.version_info[1]}.bin"
 MAX_ENTRIES = 20_000  # a dev module of a large app has a few thousand describe functions
 
 
-Key = tuple[int, int, int, bytes]
-_LOADED: dict[Path | None, dict[Key, Summary | None]] = {}
+# (parameter count, describe import indices, the targets' roles, the shape's code)
+Key = tuple[int, int, int, tuple[int, ...], bytes]
+_LOADED: dict[Path | None, dict[Key, Template | None]] = {}
 
 
 class SummaryCache:
-    """Summaries by (parameter count, describe import indices, body bytes), in memory and in
-    one file of `cache_dir` (marshal, behind a blake3 digest checked before use: a damaged
-    file is ignored and rewritten)."""
+    """Summaries by (parameter count, describe import indices, the body's shape and what its
+    padded calls' targets are), in memory and in one file of `cache_dir` (marshal, behind a
+    blake3 digest checked before use: a damaged file is ignored and rewritten)."""
 
     def __init__(self, cache_dir: Path | None) -> None:
         self.path = None if cache_dir is None else cache_dir / CACHE_FILE
@@ -303,7 +409,7 @@ class SummaryCache:
         self.entries = _LOADED[self.path]
         self.added = 0
 
-    def _load(self) -> dict[Key, Summary | None]:
+    def _load(self) -> dict[Key, Template | None]:
         if self.path is None:
             return {}
         try:
@@ -316,27 +422,35 @@ class SummaryCache:
             return {}
         try:
             raw = marshal.loads(payload)
-            return {key: None if s is None else _revive(s) for key, s in raw.items()}
+            return {key: None if t is None else _revive(t) for key, t in raw.items()}
         except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError):
             return {}
 
     def get(self, body: bytes, params: int, arity: Arity) -> Summary | None:
-        key = (params, _index(arity.describe), _index(arity.describe_closure), body)
+        shape = shape_of(body, arity)
+        key = (params, _index(arity.describe), _index(arity.describe_closure), shape.roles,
+               shape.code)  # fmt: skip
         entries = self.entries
         if key in entries:
-            return entries[key]
+            found = entries[key]
+            if found is None:
+                return None
+            if found.only is None or found.only == body:
+                summary = found.relocated(shape, len(arity.functions))
+                if summary is not None:
+                    return summary
         if len(entries) >= MAX_ENTRIES:
             entries.clear()
-        summary = entries[key] = summarize(body, params, arity)
+        template = entries[key] = _template(body, params, arity)
         self.added += 1
-        return summary
+        return None if template is None else template.summary
 
     def save(self) -> None:
         """Write the file if anything was added (atomically: temp file + rename)."""
         if self.path is None or not self.added:
             return
-        payload = marshal.dumps({key: None if s is None else _plain(s)
-                                 for key, s in self.entries.items()})  # fmt: skip
+        payload = marshal.dumps({key: None if t is None else _plain(t)
+                                 for key, t in self.entries.items()})  # fmt: skip
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
@@ -357,12 +471,14 @@ _KINDS: dict[int, type] = {0: Call, 1: Indirect, 2: ClosureSlot}
 _TAGS = {kind: tag for tag, kind in _KINDS.items()}
 
 
-def _plain(s: Summary) -> tuple[object, ...]:
+def _plain(t: Template) -> tuple[object, ...]:
+    s = t.summary
     items = tuple(i if isinstance(i, int) else (_TAGS[type(i)], *i) for i in s.items)
-    return (items, s.stack, s.low, s.high)
+    return (items, s.stack, s.low, s.high, t.links, t.only)
 
 
-def _revive(raw: tuple[object, ...]) -> Summary:
-    items, stack, low, high = raw
-    return Summary(tuple(i if isinstance(i, int) else _KINDS[i[0]](*i[1:])  # type: ignore
-                         for i in items), stack, low, high)  # type: ignore[arg-type]
+def _revive(raw: tuple[Any, ...]) -> Template:
+    items, stack, low, high, links, only = raw
+    summary = Summary(tuple(i if isinstance(i, int) else _KINDS[i[0]](*i[1:]) for i in items),
+                      stack, low, high)
+    return Template(summary, links, only)

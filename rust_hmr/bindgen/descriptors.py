@@ -195,18 +195,20 @@ class _Words:
         self.pos = 0
 
     def next(self, what: str) -> int:
-        if self.pos >= len(self.words):
+        pos = self.pos
+        if pos >= len(self.words):
             raise DescriptorError(f"descriptor ends where {what} was expected: {self.text()}")
-        word = self.words[self.pos]
-        self.pos += 1
-        return word
+        self.pos = pos + 1
+        return self.words[pos]
 
     def name(self) -> str:
         length = self.next("a name's length")
-        if length > len(self.words) - self.pos:
+        pos = self.pos
+        if length > len(self.words) - pos:
             raise DescriptorError(f"name of {length} characters is longer than the descriptor")
+        self.pos = pos + length
         try:
-            return "".join(chr(self.next("a name character")) for _ in range(length))
+            return "".join(map(chr, self.words[pos:pos + length]))
         except ValueError:
             text = self.text()
             raise DescriptorError(f"name holds a word that is no code point: {text}") from None
@@ -215,30 +217,34 @@ class _Words:
         return f"{list(self.words)}"
 
 
-_NUMBERS = {Tag[kind.name]: kind for kind in NumberKind}
-_WRAPPERS: dict[Tag, type] = {
+# What each tag word reads as. Leaves and numbers are immutable values, made once.
+_NUMBERS = {int(Tag[kind.name]): (Number(kind), Number(kind, kind == NumberKind.U8))
+            for kind in NumberKind}  # (plain, under CLAMPED)  # fmt: skip
+_WRAPPERS: dict[int, type] = {
     Tag.REF: Ref, Tag.REFMUT: RefMut, Tag.SLICE: Slice, Tag.VECTOR: Vector,
     Tag.OPTIONAL: Option, Tag.RESULT: Result,
 }  # fmt: skip
-_LEAVES: dict[Tag, Callable[[], Descriptor]] = {
-    Tag.BOOLEAN: Boolean, Tag.CHAR: Char, Tag.UNIT: Unit, Tag.STRING: String,
-    Tag.CACHED_STRING: lambda: String(cached=True), Tag.EXTERNREF: Externref,
+_LEAVES: dict[int, Descriptor] = {
+    Tag.BOOLEAN: Boolean(), Tag.CHAR: Char(), Tag.UNIT: Unit(), Tag.STRING: String(),
+    Tag.CACHED_STRING: String(cached=True), Tag.EXTERNREF: Externref(),
 }  # fmt: skip
 
 
 def _read(w: _Words, clamped: bool = False) -> Descriptor:
     word = w.next("a descriptor tag")
-    try:
-        tag = Tag(word)
-    except ValueError:
-        raise DescriptorError(f"unknown descriptor tag {word} in {w.text()}") from None
-    if tag in _NUMBERS:
-        return Number(_NUMBERS[tag], clamped and tag == Tag.U8)
-    if tag in _LEAVES:
-        return _LEAVES[tag]()
-    if tag in _WRAPPERS:
-        return _WRAPPERS[tag](_read(w, clamped))  # type: ignore[no-any-return]
-    return _COMPOUND[tag](w, clamped)
+    number = _NUMBERS.get(word)
+    if number is not None:
+        return number[clamped]
+    leaf = _LEAVES.get(word)
+    if leaf is not None:
+        return leaf
+    wrapper = _WRAPPERS.get(word)
+    if wrapper is not None:
+        return wrapper(_read(w, clamped))  # type: ignore[no-any-return]
+    compound = _COMPOUND.get(word)
+    if compound is None:
+        raise DescriptorError(f"unknown descriptor tag {word} in {w.text()}")
+    return compound(w, clamped)
 
 
 def _function(w: _Words, _clamped: bool = False) -> Function:
@@ -246,7 +252,7 @@ def _function(w: _Words, _clamped: bool = False) -> Function:
     count = w.next("the argument count")
     if count > len(w.words) - w.pos:
         raise DescriptorError(f"{count} arguments cannot fit in the descriptor {w.text()}")
-    arguments = tuple(_read(w) for _ in range(count))
+    arguments = tuple([_read(w) for _ in range(count)])
     return Function(shim, arguments, _read(w), _read(w))
 
 
@@ -261,7 +267,7 @@ def _closure(w: _Words, _clamped: bool = False) -> Closure:
     return Closure(shim, destroy, kind == Tag.REFMUT, _function(w))
 
 
-_COMPOUND: dict[Tag, Callable[[_Words, bool], Descriptor]] = {
+_COMPOUND: dict[int, Callable[[_Words, bool], Descriptor]] = {
     Tag.FUNCTION: _function,
     Tag.CLOSURE: _closure,
     Tag.NAMED_EXTERNREF: lambda w, _c: NamedExternref(w.name()),
