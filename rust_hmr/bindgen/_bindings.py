@@ -189,7 +189,8 @@ def _bind_imports(
     for record in records:
         for imp in record.program.imports:
             kind = imp.kind
-            live = isinstance(kind, (ImportFunction, ImportStatic)) and kind.shim in imported
-            if live and kind.shim not in bound:
+            if not isinstance(kind, ImportFunction | ImportStatic):
+                continue
+            if kind.shim in imported and kind.shim not in bound:
                 bound[kind.shim] = BoundImport(imp, describer.describe(kind.shim))
     return tuple(bound.values())

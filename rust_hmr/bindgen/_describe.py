@@ -151,7 +151,7 @@ class Describer:
     def closures(self) -> list[ClosureSite]:
         """Every closure type of the module, by the function that creates it."""
         table = self._get(_TABLE_EXPORT)
-        sites = []
+        sites: list[ClosureSite] = []
         for i, caller in enumerate(self.closure_callers):
             func = self._get(_CALLER_EXPORT.format(i))
             what = f"closure caller (function {caller})"

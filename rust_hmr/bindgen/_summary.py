@@ -34,6 +34,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -83,9 +84,9 @@ class Summary(NamedTuple):
 
 
 class _Rel(NamedTuple):
-    """The value of global `index` at entry, plus `offset`."""
+    """The value of global `global_index` at entry, plus `offset`."""
 
-    index: int
+    global_index: int
     offset: int
 
 
@@ -94,7 +95,7 @@ _MASK32 = 0xFFFF_FFFF
 Value = int | _Rel | None
 
 _STORE_WIDTHS = {0x36: 4, 0x37: 8, 0x38: 4, 0x39: 8, 0x3A: 1, 0x3B: 2, 0x3C: 1, 0x3D: 2, 0x3E: 4}
-_I32_CONST_OPS = {
+_I32_CONST_OPS: dict[int, tuple[int, Callable[..., int]]] = {
     0x45: (1, lambda a: int(a == 0)), 0x46: (2, lambda a, b: int(a == b)),
     0x47: (2, lambda a, b: int(a != b)), 0x6C: (2, lambda a, b: a * b),
     0x71: (2, lambda a, b: a & b), 0x72: (2, lambda a, b: a | b), 0x73: (2, lambda a, b: a ^ b),
@@ -186,7 +187,7 @@ def _summarize(data: bytes, params: int, arity: Arity, calls: CallSites) -> Summ
         pos += 1  # the type: locals start at zero whatever it is
     if count > 10_000:
         raise _NotSimple
-    local: list[Value] = [_UNKNOWN] * params + [0] * count
+    local: list[Value] = [*([_UNKNOWN] * params), *([0] * count)]
     stack: list[Value] = []
     push, pop = stack.append, stack.pop
     items: list[Item] = []
@@ -244,7 +245,7 @@ def _summarize(data: bytes, params: int, arity: Arity, calls: CallSites) -> Summ
             offset, pos = _leb(data, pos)
             pop()
             address = pop()
-            if not isinstance(address, _Rel) or address.index != glob:
+            if not isinstance(address, _Rel) or address.global_index != glob:
                 raise _NotSimple
             low = min(low, address.offset)  # no wrap below zero: the check is on this
             high = max(high, address.offset + offset + _STORE_WIDTHS[op])
@@ -298,9 +299,9 @@ def _add(a: Value, b: Value, subtract: bool) -> Value:
     if isinstance(a, int) and isinstance(b, int):
         return _s32(a - b if subtract else a + b)
     if isinstance(a, _Rel) and isinstance(b, int):
-        return _Rel(a.index, _s32(a.offset - b if subtract else a.offset + b))
+        return _Rel(a.global_index, _s32(a.offset - b if subtract else a.offset + b))
     if isinstance(a, int) and isinstance(b, _Rel) and not subtract:
-        return _Rel(b.index, _s32(a + b.offset))
+        return _Rel(b.global_index, _s32(a + b.offset))
     return _UNKNOWN
 
 

@@ -187,9 +187,10 @@ class LiveBindings:
         exports += [Export(_PATCH_CALLER.format(k), ExternKind.FUNCTION, f)
                     for k, f in enumerate(callers)]
         instance = self._instantiate_pending(wasm, exports)
-        bound = self._bind_imports(instance, wasm, unknown, list(describers))
+        bound_imports, bound_records = self._bind_imports(instance, wasm, unknown,
+                                                          list(describers))
         sites = self._closures(instance, len(callers))
-        return self._planned(wasm, bound[1], bound[0], sites, unknown, start)
+        return self._planned(wasm, bound_records, bound_imports, sites, unknown, start)
 
     def _planned(self, wasm: WasmFile, records: tuple[Record, ...],
                  bound: tuple[BoundImport, ...], sites: tuple[ClosureSite, ...],
@@ -270,7 +271,8 @@ class LiveBindings:
         externs: list[Any] = []
         for imp in compiled.module.imports:
             ty = imp.type
-            value = d._get(imp.name) if imp.module == "rust-hmr:main" else None
+            from_main = imp.module == "rust-hmr:main" and imp.name is not None
+            value = d._get(imp.name) if from_main and imp.name is not None else None
             if imp.module == "rust-hmr:main" and isinstance(ty, wasmtime.TableType):
                 value = d._get("__rust_hmr_bindgen_table")
             if value is None and isinstance(ty, wasmtime.FuncType):
@@ -323,7 +325,7 @@ class LiveBindings:
     def _closures(self, instance: wasmtime.Instance, count: int) -> tuple[ClosureSite, ...]:
         d = self.describer
         table = d._get("__rust_hmr_bindgen_table")
-        sites = []
+        sites: list[ClosureSite] = []
         for k in range(count):
             what = f"the patch's closure caller {k}"
             d._closure_function = None
@@ -350,7 +352,7 @@ class LiveBindings:
         modules = JsModules(records)
         planner = Planner(bindings, wasm, modules)
         planner.types = _PatchTypes(wasm, self.quick)  # type: ignore[assignment]
-        descriptions = {"version": SCHEMA_VERSION, "imports": planner.imports(),
+        descriptions: dict[str, Any] = {"version": SCHEMA_VERSION, "imports": planner.imports(),
                         "types": [t for t in planner.instanceof_checks() if t["shim"] in unknown],
                         "closures": planner.closures()}  # fmt: skip
         used = {d["module"] for d in descriptions["imports"] + descriptions["types"]} - {None}
