@@ -4,6 +4,7 @@ run again when an input or their code changes, and feeding the compile."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,25 @@ def test_a_rule_feeds_the_compile_and_is_cached_by_content(crate: Path) -> None:
     run = doit(crate, "bundle")
     assert "ran in" in rule_said(run)
     assert greeting_len(crate) == len("HELLO WORLD!")
+
+
+@pytest.mark.slow
+def test_a_rule_comes_from_a_warm_remote_on_a_clean_checkout(
+        crate: Path, tmp_path: Path, nginx_cache: tuple[str, str]) -> None:
+    """One checkout runs the rule and fills the remote cache; a second checkout of the same
+    sources, with nothing built and an empty local cache, takes the rule's output from the
+    remote without running it."""
+    url, token = nginx_cache
+    env = {"RUST_HMR_REMOTE_CACHE": url, "RUST_HMR_CACHE_TOKEN": token}
+    assert "ran in" in rule_said(doit(crate, "rule:greeting", env=env))
+    clean = tmp_path / "clean" / "greets"
+    shutil.copytree(crate, clean, ignore=shutil.ignore_patterns("target", "src"))
+    (clean / "src").mkdir()
+    (clean / "src" / "lib.rs").write_text(LIB)  # the checkout has no generated source yet
+    run = doit(clean, "rule:greeting", env=env)
+    assert "from the cache" in rule_said(run), rule_said(run)
+    assert (clean / "src" / "generated.rs").read_bytes() == (
+        crate / "src" / "generated.rs").read_bytes()
 
 
 @pytest.mark.slow
