@@ -18,15 +18,15 @@ _LAZY = {
     "BuildError": "rust_hmr.cargo_build",
     "CompileError": "rust_hmr.cargo_build",
     "Host": "rust_hmr.host",
-    "Patch": "rust_hmr.link.records",
-    "FullReload": "rust_hmr.link.records",
+    "Patch": "rust_hmr.link.outcomes",
+    "FullReload": "rust_hmr.link.outcomes",
 }
 
 if TYPE_CHECKING:
     from rust_hmr._project import Build, Project
     from rust_hmr.cargo_build import BuildError, CompileError
     from rust_hmr.host import Host
-    from rust_hmr.link.records import FullReload, Patch
+    from rust_hmr.link.outcomes import FullReload, Patch
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ from rust_hmr.link import data, relocate
 from rust_hmr.link.data import DataLayout, PlacedSegment
 from rust_hmr.link.ledger import Ledger, align_up
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.prepare.symbol_map import DataInfo, Reserved, SymbolMap
 from rust_hmr.wasm.sections.data import DataSegment
 from rust_hmr.wasm.sections.linking import Linking, SegmentInfo, Symbol, SymbolFlags, SymbolKind

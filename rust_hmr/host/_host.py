@@ -295,7 +295,7 @@ class Host:
         `rust_hmr_after_patch` export runs, if it has one (a trap there raises HostTrap with the
         patch applied). An empty patch (no codegen unit changed) does nothing. Patches must be
         applied in the order they were made."""
-        from rust_hmr.link.records import Patch
+        from rust_hmr.link.outcomes import Patch
 
         if not isinstance(patch, Patch):
             raise TypeError(

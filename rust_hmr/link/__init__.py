@@ -14,7 +14,7 @@ import wasmtime
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.linker import PatchLinker
 from rust_hmr.link.objects import ObjectView, load_object
-from rust_hmr.link.records import FullReload, Patch, PatchRefused
+from rust_hmr.link.outcomes import FullReload, Patch, PatchRefused
 from rust_hmr.prepare.symbol_map import SymbolMap
 
 __all__ = ["FullReload", "Ledger", "ObjectView", "Patch", "PatchLinker", "PatchRefused",

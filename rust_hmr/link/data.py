@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.prepare.symbol_map import DataInfo, SymbolMap
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.linking import Symbol, SymbolKind

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from rust_hmr.dwarf import DebugInfo, Field, TypeLayout, layout_changes
 from rust_hmr.link import identity
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.link.sources import SourceHistory
 from rust_hmr.link.vtables import refuse_moved_methods
 from rust_hmr.shim import ObjectFile

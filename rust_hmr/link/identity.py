@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.link.sources import SourceHistory
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.linking import SymbolKind

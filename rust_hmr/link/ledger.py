@@ -15,7 +15,7 @@ from pathlib import Path
 import msgpack
 
 from rust_hmr.atomic import write_atomic
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.prepare.symbol_map import Reserved
 
 

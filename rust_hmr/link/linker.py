@@ -17,7 +17,7 @@ from rust_hmr.link import data, relocate
 from rust_hmr.link.data import DataLayout
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import Patch, PatchRefused
+from rust_hmr.link.outcomes import Patch, PatchRefused
 from rust_hmr.prepare.symbol_map import FunctionInfo, SymbolMap
 from rust_hmr.prepare.trampolines import trampoline_body
 from rust_hmr.wasm.demangle import demangle_or_raw

@@ -7,7 +7,7 @@ module's: one encoder per value shape, padded to the width the object left for i
 
 from collections.abc import Callable, Iterable
 
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.wasm.leb128 import encode_signed, encode_unsigned
 from rust_hmr.wasm.sections.reloc import Relocation, RelocType
 

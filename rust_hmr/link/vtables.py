@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 from rust_hmr.link.objects import ObjectView
-from rust_hmr.link.records import PatchRefused
+from rust_hmr.link.outcomes import PatchRefused
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.reloc import RelocType
 
