@@ -98,6 +98,28 @@ def test_summaries_describe_as_wasmtime_does(modules: dict[str, bytes], name: st
     assert_same(warm, slow)
 
 
+def test_summaries_made_from_other_builds_describe_as_wasmtime_does(
+        modules: dict[str, bytes], tmp_path: Path) -> None:
+    """One summary cache for all five modules, read one after another, as a dev session's
+    builds share it: a summary found by its body's shape, made from another build whose
+    function indices differ, must be relocated to this build's callees. Each module still
+    describes as wasmtime does, and the shared cache makes fewer summaries than fresh ones."""
+    alone = 0
+    for name, module in modules.items():
+        forget_process_caches()
+        _, quick = quick_bindings(module, tmp_path / name)
+        alone += quick.cache.added
+    shared = 0
+    for name, module in modules.items():
+        slow = read_bindings(module, quick=False)
+        forget_process_caches()
+        fast, quick = quick_bindings(module, tmp_path / "shared")
+        assert quick.fallbacks == 0, name
+        assert_same(fast, slow)
+        shared += quick.cache.added
+    assert shared < alone, (shared, alone)
+
+
 def test_the_prepared_module_has_closures_and_trampolines(modules: dict[str, bytes]) -> None:
     """The prepared module routes hot describe functions through table slots, and the app
     makes a closure: both kinds of expansion are taken above."""

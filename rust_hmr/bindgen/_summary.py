@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import marshal
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,6 +39,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import blake3
+
+from rust_hmr.atomic import write_atomic
 
 
 class Call(NamedTuple):
@@ -408,7 +408,8 @@ class SummaryCache:
         if self.path not in _LOADED:
             _LOADED[self.path] = self._load()
         self.entries = _LOADED[self.path]
-        self.added = 0
+        self.added = 0  # summaries this cache made (not found), for reports and tests
+        self._unsaved = False
 
     def _load(self) -> dict[Key, Template | None]:
         if self.path is None:
@@ -444,24 +445,19 @@ class SummaryCache:
             entries.clear()
         template = entries[key] = _template(body, params, arity)
         self.added += 1
+        self._unsaved = True
         return None if template is None else template.summary
 
     def save(self) -> None:
-        """Write the file if anything was added (atomically: temp file + rename)."""
-        if self.path is None or not self.added:
+        """Write the file if anything was added since the last save (atomically)."""
+        if self.path is None or not self._unsaved:
             return
         payload = marshal.dumps({key: None if t is None else _plain(t)
                                  for key, t in self.entries.items()})  # fmt: skip
-        try:
+        with contextlib.suppress(OSError):  # a cache that can't be written is only slower
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            with os.fdopen(fd, "wb") as out:
-                out.write(_FORMAT + blake3.blake3(payload).digest() + payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
-        self.added = 0
+            write_atomic(self.path, _FORMAT + blake3.blake3(payload).digest() + payload)
+        self._unsaved = False
 
 
 def _index(index: int | None) -> int:
