@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 from collections.abc import Sequence
@@ -22,9 +23,16 @@ class Plugin(Protocol):
     name: str
 
 
+@functools.cache
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """The installed plugins by name, looked up once per process: scanning the installed
+    distributions costs milliseconds, and every compile of a crate with plugins asks."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def load_plugins(names: Sequence[str]) -> tuple[Any, ...]:
     """The plugins `names` name, in order (each once)."""
-    found = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    found = _entry_points()
     plugins = []
     for name in dict.fromkeys(names):
         target = _load(name, found)

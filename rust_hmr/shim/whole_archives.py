@@ -87,10 +87,26 @@ def rlib_digest(rlib: Path, cache: Path) -> str:
     return _extracted(rlib, cache)[0].name
 
 
+# (rlib, cache, size, mtime_ns) -> what `_extracted` found: a rebuild asks for every rlib
+# twice (the whole-archive link line, then the workspace's members and the cold digests), and
+# once per save; an unchanged rlib then costs one stat.
+_SEEN: dict[tuple[Path, Path, int, int], tuple[Path, list[str]]] = {}
+
+
 def _extracted(rlib: Path, cache: Path) -> tuple[Path, list[str]]:
     """The folder (named by the rlib's blake3) holding the rlib's wasm members, and their
     file names."""
     stat = rlib.stat()
+    seen = _SEEN.get((rlib, cache, stat.st_size, stat.st_mtime_ns))
+    if seen is not None and seen[0].is_dir():
+        return seen
+    found = _read_or_extract(rlib, cache, stat)
+    _SEEN[(rlib, cache, stat.st_size, stat.st_mtime_ns)] = found
+    return found
+
+
+def _read_or_extract(rlib: Path, cache: Path, stat: os.stat_result) -> tuple[Path, list[str]]:
+    """`_extracted` from the rlib's record, or by hashing and extracting it."""
     record_path = cache / "stat" / f"{blake3.blake3(str(rlib).encode()).hexdigest()}.msgpack"
     record = _load(record_path)
     if isinstance(record, list) and record[:2] == [stat.st_size, stat.st_mtime_ns]:
