@@ -192,6 +192,9 @@ LONG_SESSION: tuple[Edit | RevertFile, ...] = (
 )
 
 
+@pytest.mark.skipif(bool(os.environ.get("CI")), reason="a long run: CI runs the bounded set "
+                    "(the class cases and one random walk per example); bench/differential.py "
+                    "runs longer walks")
 def test_a_long_session(tmp_path: Path, toolchain: Toolchain) -> None:
     """33 edits in a row across five modules, with reverts, a compile error and its fix."""
     s = session(tmp_path, toolchain)
