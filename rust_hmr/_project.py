@@ -7,14 +7,17 @@ A compile error raises `CompileError` with rustc's diagnostics and leaves the pr
 files in place: they are replaced only once the new ones are complete.
 """
 
+from __future__ import annotations
+
 import os
 import shlex
 import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 import msgpack
@@ -22,20 +25,14 @@ import msgpack
 from rust_hmr.atomic import write_atomic
 from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
 from rust_hmr.compile_inputs import CompileInputs
-from rust_hmr.dwarf import DebugInfo, DwarfError, read_debug_info_cached
 from rust_hmr.link import (
     FullReload,
     Ledger,
     ObjectView,
     Patch,
-    PatchRefused,
-    link_patch,
 )
-from rust_hmr.link.edit import DirtyUnit
-from rust_hmr.link.edit import analyse as analyse_edit
-from rust_hmr.link.linker import with_objects
-from rust_hmr.link.objects import function_fingerprints, load_object_cached
-from rust_hmr.link.sources import Snapshots, SourceHistory
+from rust_hmr.link.objects import load_object_cached
+from rust_hmr.link.sources import Snapshots
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
@@ -58,10 +55,13 @@ from rust_hmr.shim.archive import ArchiveError
 from rust_hmr.shim.capture import CaptureError, ObjectHashes, read_capture
 from rust_hmr.shim.whole_archives import whole_archives
 from rust_hmr.toolchain import Toolchain, find_toolchain
-from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.module import parse
 from rust_hmr.wasm.sections.linking import SymbolKind
-from rust_hmr.workspace import Workspace, add_members, read_workspace, rlib_crate
+from rust_hmr.workspace import Workspace, add_members, read_workspace
+
+if TYPE_CHECKING:
+    from rust_hmr.rules.crate import Crate
+    from rust_hmr.rules.hot import HotPath
 
 _PREPARE_VERSION = 4  # bump when the rewrite changes, so stale prepared modules are redone
 
@@ -110,7 +110,7 @@ class Project:
         if not (self.path / "Cargo.toml").is_file():
             raise BuildError(f"{self.path} is not a cargo crate (no Cargo.toml)")
         self.profile: Profile = profile
-        self.toolchain = toolchain or find_toolchain()
+        self._toolchain = toolchain
         self.reserve_pages = reserve_pages
         self.spare_slots = spare_slots
         self.verbose = verbose
@@ -126,6 +126,15 @@ class Project:
         self.cargo_env: dict[str, str] = {}  # more environment for cargo (its colours, say)
         self.on_output: Callable[[str], None] | None = None  # cargo's lines, as they come
         self._object_hashes = ObjectHashes()  # of captured objects, by inode, size and mtime
+        self._hot: HotPath | None = None
+        self._crate: Crate | None = None
+
+    @property
+    def toolchain(self) -> Toolchain:
+        """The toolchain the builds use, found on first use (`find_toolchain`)."""
+        if self._toolchain is None:
+            self._toolchain = find_toolchain()
+        return self._toolchain
 
     @property
     def workspace(self) -> Workspace:
@@ -135,7 +144,7 @@ class Project:
                                              self.toolchain.cargo_env())
         return self._workspace
 
-    def _take_sources(self) -> dict[str, str]:
+    def take_sources(self) -> dict[str, str]:
         """Snapshots of every hot crate's sources (`link.sources`): the text a build compiles."""
         if self._snapshots is None:
             workspace = self.workspace
@@ -187,7 +196,7 @@ class Project:
 
     def build(self) -> Build:
         """Compile, link through the shim, prepare; raises CompileError on a compile error."""
-        sources = self._take_sources()  # the text this build compiles
+        sources = self.take_sources()  # the text this build compiles
         timings: dict[str, float] = {}
         crate, manifest = self.compile(timings)
         linked = Path(manifest.output)
@@ -199,6 +208,7 @@ class Project:
                               objects={o.path: o.blake3 for o in manifest.hot_objects},
                               cold_rlibs=manifest.rlib_digests, sources=sources)
         self._ledger.dump(self.ledger_path)
+        self.hot.mark_live(manifest)
         return Build(crate, self.profile, self.module_path(crate),
                      self.symbols_path, symbols, linked, manifest, timings)
 
@@ -250,121 +260,75 @@ class Project:
         Returns a `Patch` (`empty` when no codegen unit differs from the live code, whether
         or not cargo recompiled), a `FullReload` with its reason (then `build()` again and
         start a new Host), or the `CompileError` (the old code keeps running; the next good
-        save patches).
+        save patches). The steps are the hot path's doit stages (`rust_hmr.rules.hot`);
+        `self.hot.ran` says which of them ran.
         """
-        symbols, ledger = self._state()
-        start = time.perf_counter()
-        sources = self._take_sources()
+        return self.hot.run()
+
+    @property
+    def hot(self) -> HotPath:
+        """The hot path's stages (`rust_hmr.rules.hot`)."""
+        if self._hot is None:
+            from rust_hmr.rules.hot import HotPath
+
+            self._hot = HotPath(self)
+        return self._hot
+
+    @property
+    def crate(self) -> Crate:
+        """The crate and its settings, as the rule set sees them (read once)."""
+        if self._crate is None:
+            from rust_hmr.rules.crate import Crate
+            from rust_hmr.settings import SettingsError, load_settings
+
+            try:
+                self._crate = Crate(self.path, load_settings(self.path))
+            except SettingsError as err:
+                raise BuildError(str(err)) from None
+        return self._crate
+
+    def capture(self) -> LinkManifest:
+        """cargo through the linker shim in capture mode (a rebuild's compile): the manifest
+        of the link it captured, or the last one when cargo did not link. Raises
+        CompileError."""
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
         shutil.rmtree(self.capture_dir, ignore_errors=True)
-        try:
-            built = build_wasm(self.path, self.profile, self.toolchain,
-                               target_dir=self.target_dir, verbose=self.verbose,
-                               linker=launcher,
-                               extra_env={**self.cargo_env, **self.shim_env("capture")})
-        except CompileError as err:
-            return err
+        built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
+                           verbose=self.verbose, linker=launcher,
+                           extra_env={**self.cargo_env, **self.shim_env("capture")})
         self.inputs = built.inputs
-        timings = {"cargo": time.perf_counter() - start}
-        start = time.perf_counter()
-        manifest = self._captured(built.crate)
-        cold = _changed_cold_crates(manifest, ledger)
-        if cold:
-            timings["link"] = time.perf_counter() - start
-            return FullReload(cold, timings)
-        dirty = [o for o in manifest.hot_objects if ledger.objects.get(o.path) != o.blake3]
-        if not dirty:
-            timings["link"] = time.perf_counter() - start
-            return Patch(ledger.patches, b"", timings=timings,
-                         ledger_memory_used=ledger.memory_used,
-                         ledger_slots_used=ledger.slots_used)
+        return self._captured(built.crate)
+
+    def load_manifest(self) -> LinkManifest:
+        """The manifest of the last link or capture."""
         try:
-            dirty, renames = self._analyse_edit(manifest, dirty, symbols, ledger, sources)
-            patch = link_patch([self._object_view(o) for o in dirty], symbols, ledger, renames)
-        except PatchRefused as refused:
-            timings["link"] = time.perf_counter() - start
-            return FullReload(refused.reason, timings)
-        changed = self._changed_functions(dirty, ledger)
-        ledger.objects.update({o.path: o.blake3 for o in dirty})
-        ledger.sources = sources
-        ledger.patches += 1  # patch.id
-        ledger.dump(self.ledger_path)
-        module = with_objects(patch.module, [o.stored for o in dirty])
-        timings["link"] = time.perf_counter() - start
-        return replace(patch, module=module, objects=tuple(Path(o.path).name for o in dirty),
-                       timings=timings, changed=changed)
+            return LinkManifest.load(self.manifest_path)
+        except (OSError, ValueError) as err:
+            raise BuildError(f"cannot read {self.manifest_path}: {err}") from None
 
-    def _analyse_edit(self, manifest: LinkManifest, dirty: list[ObjectFile],
-                      symbols: SymbolMap, ledger: Ledger, sources: dict[str, str]
-                      ) -> tuple[list[ObjectFile], dict[str, str | None]]:
-        """Layouts checked, functions matched to the live items they are (`link.edit`).
-
-        When the edit renumbered closures, code that did not change may still name them
-        (an `FnOnce` shim in another unit): its unit joins the patch, so that its references
-        take the new meaning too. Returns the units to link and the renames."""
-        history = SourceHistory(self.sources_dir, ledger.sources, sources)
-
-        def reachable(name: str) -> bool:
-            """A pointer to it may exist: the main module's table has it, or a patch took
-            its address."""
-            live = ledger.aliases.get(name, name)
-            return live in ledger.pointed or any(
-                f.table_index is not None for f in symbols.functions_named(live))
-
-        units = list(dirty)
-        while True:
-            renames = analyse_edit([DirtyUnit(self._live_object(o, ledger), o) for o in units],
-                                   self._object_view, self._debug_info, history,
-                                   {manifest.crate, *self.workspace.crate_names}, reachable)
-            if not renames:
-                return units, renames
-            linked = {o.path for o in units}
-            users = [o for o in manifest.hot_objects if o.path not in linked
-                     and self._object_view(o).undefined_functions() & renames.keys()]
-            if not users:
-                return units, renames
-            units += users
-
-    def _live_object(self, obj: ObjectFile, ledger: Ledger) -> ObjectFile | None:
-        """The object the live code of `obj`'s unit came from, if it is still stored."""
-        previous = ledger.objects.get(obj.path)
-        stored = self.out_dir / "objects" / f"{previous}.o"
-        if previous is None or not stored.exists():
+    def last_manifest(self) -> LinkManifest | None:
+        """The manifest of the last link or capture, if there is a readable one."""
+        try:
+            return self.load_manifest()
+        except BuildError:
             return None
-        return ObjectFile(obj.path, previous, 0, str(stored))
-
-    def _debug_info(self, obj: ObjectFile) -> DebugInfo:
-        try:
-            return read_debug_info_cached(Path(obj.stored), obj.blake3, self.out_dir / "dwarf")
-        except DwarfError as err:
-            raise PatchRefused(f"the debug info of {Path(obj.path).name} can't be read "
-                               f"({err}), so the edit can't be checked") from None
 
     @property
     def sources_dir(self) -> Path:
         return self.out_dir / "sources"
 
-    def _changed_functions(self, dirty: list[ObjectFile], ledger: Ledger) -> tuple[str, ...]:
-        """Demangled names of the functions whose code differs from the live version."""
-        changed: list[str] = []
-        for obj in dirty:
-            new = function_fingerprints(self._object_view(obj))
-            live = self._live_object(obj, ledger)
-            old = {} if live is None else function_fingerprints(self._object_view(live))
-            changed += [demangle_or_raw(name, hash=False) for name, code in new.items()
-                        if old.get(name) != code]
-        return tuple(dict.fromkeys(changed))
-
-    def _state(self) -> tuple[SymbolMap, Ledger]:
+    def live_state(self) -> tuple[SymbolMap, Ledger]:
         """The last build's symbol map and the ledger, from memory or from disk."""
         if self._symbols is None or self._ledger is None:
             if not (self.symbols_path.exists() and self.ledger_path.exists()):
-                raise BuildError(f"{self.path}: no build to patch yet: call build() first")
+                raise BuildError(f"{self.path}: no dev build to patch yet: build it first "
+                                 "(`rust-hmr dev`, `doit dev` or `Project.build()`)")
             self._symbols = SymbolMap.load(self.symbols_path)
             self._ledger = Ledger.load(self.ledger_path)
         return self._symbols, self._ledger
 
-    def _object_view(self, obj: ObjectFile) -> ObjectView:
+    def object_view(self, obj: ObjectFile) -> ObjectView:
+        """The object parsed for linking, from memory or the parse cache (by blake3)."""
         view = self._views.get(obj.blake3)
         if view is None:
             view = load_object_cached(Path(obj.path).name, Path(obj.stored), obj.blake3,
@@ -401,15 +365,3 @@ class Project:
         prepared.symbols.dump(self.symbols_path)
         write_atomic(stamp, key.encode())
         return prepared.symbols
-
-
-def _changed_cold_crates(manifest: LinkManifest, ledger: Ledger) -> str:
-    """The reason to reload when a crate outside the workspace was rebuilt or added (its code
-    is cold: only the main module has it), or "" when none was."""
-    changed = sorted(rlib_crate(rlib) for rlib, digest in manifest.rlib_digests.items()
-                     if ledger.cold_rlibs.get(rlib) != digest)
-    if not changed:
-        return ""
-    names = ", ".join(f"`{name}`" for name in changed)
-    return (f"the dependency {names} was rebuilt or added, and only the workspace's own crates "
-            "are hot: its code can't be patched")

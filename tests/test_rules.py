@@ -28,7 +28,7 @@ DODO = 'from rust_hmr.rules import crate_tasks\n\nglobals().update(crate_tasks("
 DOIT_CFG = ("[COMMAND]\nbundle = rust_hmr.rules.commands:BundleCommand\n"
             "dev = rust_hmr.rules.commands:DevCommand\n")
 STAGES = ["toolchain", "compile", "compile:dev", "compile:release", "prepare", "optimize",
-          "bundle"]
+          "bundle", "hot", "hot:compile", "hot:patch"]  # no dev build yet: no hot:unit
 BUNDLE_STAGES = {"toolchain", "compile:release", "optimize", "bundle"}
 CACHE_ENV = ("RUST_HMR_REMOTE_CACHE", "RUST_HMR_CACHE_TOKEN", "RUST_HMR_CACHE_READ_ONLY")
 

@@ -4,12 +4,17 @@ a stage's flags changed when the blake3 of their canonical JSON did.
 doit's own checkers are `md5` and `timestamp`; the rule set passes ours, the class itself, as
 `check_file_uptodate` in DOIT_CONFIG. No modification time is trusted: a file saved with the
 same bytes is unchanged, a file whose bytes changed is changed, whatever its mtime says.
+
+A file of a content-addressed store, named by its own blake3 (`<64 hex digits>.o`, the
+captured objects of `rust_hmr.shim.capture`), is not read: its name is its digest. The hot
+path depends on every codegen unit's object this way, so a save hashes no object twice.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import blake3
@@ -19,6 +24,13 @@ from doit.tools import config_changed
 __all__ = ["Blake3Checker", "file_blake3", "flags_changed"]
 
 _CHUNK = 1 << 20
+_CONTENT_NAMED = re.compile(r"[0-9a-f]{64}\.o")
+
+
+def _named_digest(path: str) -> str | None:
+    """The blake3 a content-addressed file is named by, or None for any other file."""
+    name = os.path.basename(path)
+    return name[:64] if _CONTENT_NAMED.fullmatch(name) else None
 
 
 def file_blake3(path: str | os.PathLike[str]) -> str:
@@ -44,15 +56,14 @@ class Blake3Checker(FileChangedChecker):
             return True
         if file_stat.st_size != size:
             return True
-        return bool(file_blake3(file_path) != digest)
+        return bool((_named_digest(file_path) or file_blake3(file_path)) != digest)
 
     def get_state(self, dep: str, current_state: Any) -> list[Any] | None:
         """`[size, blake3]` of `dep`, or None when it equals `current_state` (no DB write)."""
-        state = [os.path.getsize(dep), file_blake3(dep)]
+        state = [os.path.getsize(dep), _named_digest(dep) or file_blake3(dep)]
         if current_state is not None and list(current_state) == state:
             return None
         return state
-
 
 
 class flags_changed(config_changed):

@@ -3,6 +3,7 @@ configuration they need.
 
     toolchain -> compile:dev -----> prepare                 (the dev loop's build)
               -> compile:release -> optimize -> bundle      (the production app)
+    hot:compile -> hot:unit:<unit> ... -> hot:patch         (a save: `rules.hot`)
 
 In a dodo.py:
 
@@ -24,7 +25,7 @@ from typing import Any
 from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
-from rust_hmr.rules import bundle, compile, optimize, prepare, toolchain
+from rust_hmr.rules import bundle, compile, hot, optimize, prepare, toolchain
 from rust_hmr.rules.checkers import Blake3Checker
 from rust_hmr.rules.crate import Crate
 from rust_hmr.rules.custom import Rule, rule_tasks
@@ -58,7 +59,7 @@ def stage_tasks(crate: Crate, rules: Sequence[Rule] = ()) -> Iterator[dict[str, 
         if stage.get("actions") and fed:
             stage["file_dep"] = sorted({*stage["file_dep"], *fed})
     stages = [*rule_tasks(crate, rules), toolchain.task(crate), *compiles, prepare.task(crate),
-              optimize.task(crate), bundle.task(crate)]
+              optimize.task(crate), bundle.task(crate), *hot.stage_tasks(crate)]
     for stage in stages:
         if stage.get("actions"):
             stage["meta"] = meta
