@@ -14,6 +14,9 @@ Medians of:
   floor        the compiler's own floor: the same edit in a second copy of the crate, built by
                the same cargo with the same flags and a linker that only touches its output
                (interleaved with the patch path, save for save)
+  direct       the patch path's own steps called one after the other, without doit's engine
+               (capture, then the patch link): interleaved with the patch path, save for
+               save, so "graph cost" is what running the steps as doit stages adds
 Part 2: generated std-only crates of 10 and 200 modules (each module a few functions and a
 static), built once each; then one module's function is edited M times. Our own part's median
 for both sizes and their ratio: a patch should cost what the edit touches, not the app's size.
@@ -33,6 +36,7 @@ from pathlib import Path
 from rust_hmr import CompileError, FullReload, Patch, Project
 from rust_hmr.cargo_build import build_wasm
 from rust_hmr.host import Host
+from rust_hmr.rules.patch_link import link_changes
 from rust_hmr.toolchain import find_toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +86,7 @@ class Samples:
     total: list[float] = field(default_factory=list)
     full: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
     patch_bytes: list[int] = field(default_factory=list)
 
 
@@ -119,13 +124,34 @@ class Editor:
         return new
 
 
+def direct_rebuild(project: Project) -> Patch | FullReload | CompileError:
+    """`Project.rebuild()`'s steps without the stage graph: what it was before the hot path
+    ran through doit (the sources, cargo through the shim, the patch link)."""
+    symbols, ledger = project.live_state()
+    sources = project.take_sources()
+    start = time.perf_counter()
+    try:
+        manifest = project.capture()
+    except CompileError as err:
+        return err
+    cargo = time.perf_counter() - start
+    result = link_changes(project, manifest, symbols, ledger, sources)
+    timings = {"cargo": cargo, "link": time.perf_counter() - start - cargo}
+    if isinstance(result, Patch):
+        return Patch(result.id, result.module, result.functions, result.objects, timings,
+                     result.placed_bytes, result.ledger_memory_used, result.ledger_slots_used,
+                     result.changed)
+    return result
+
+
 def patch_once(project: Project, host: Host, editor: Editor,
                answer: Callable[[], object], expected: tuple[object, object],
-               samples: Samples) -> None:
-    """One save through the patch path, timed from the write to the new answer."""
+               samples: Samples, rebuild: Callable[[], object] | None = None) -> float:
+    """One save through the patch path, timed from the write to the new answer (seconds;
+    with `rebuild`, that one instead of `project.rebuild`, and nothing recorded)."""
     start = time.perf_counter()
     variant = editor.save_next()
-    result = project.rebuild()
+    result = project.rebuild() if rebuild is None else rebuild()
     if not isinstance(result, Patch) or not result.functions:
         raise SystemExit(f"{editor.path.name}: expected a patch, got {describe(result)}")
     applied = time.perf_counter()
@@ -136,12 +162,15 @@ def patch_once(project: Project, host: Host, editor: Editor,
     if got != expected[variant]:
         raise SystemExit(f"{editor.path.name}: after patch {result.id} the app answers "
                          f"{got!r}, expected {expected[variant]!r}")
+    if rebuild is not None:
+        return total
     samples.cargo.append(result.timings["cargo"])
     samples.link.append(result.timings.get("link", 0.0))
     samples.apply.append(apply)
     samples.ours.append(total - result.timings["cargo"])
     samples.total.append(total)
     samples.patch_bytes.append(len(result.module))
+    return total
 
 
 NULL_LINKER = """#!/bin/sh
@@ -185,10 +214,12 @@ def run_case(case: Case, tmp: Path, runs: int) -> Samples:
     editor = Editor(crate / "src" / case.file, case.variants)
     floor = Floor(crate, tmp, case)
     samples = Samples()
+    answer = lambda: case.answer(host, False)  # noqa: E731
     for _ in range(runs):
-        patch_once(project, host, editor, lambda: case.answer(host, False), case.expected,
-                   samples)
+        patch_once(project, host, editor, answer, case.expected, samples)
         samples.floor.append(floor.save_and_build())
+        samples.direct.append(patch_once(project, host, editor, answer, case.expected,
+                                         samples, lambda: direct_rebuild(project)))
     for _ in range(runs):
         start = time.perf_counter()
         variant = editor.save_next()
@@ -321,6 +352,12 @@ def main() -> None:
                   f"{ms(s.apply):7.1f} {ms(s.ours):7.1f} {ms(s.total):11.1f} "
                   f"{ms(s.total) - ms(s.floor):+8.1f} {ms(s.full):10.1f} {ratio:11.2f} "
                   f"{statistics.median(s.patch_bytes) / 1000:9.1f} KB")
+        print(f"\n  {'example':<9} {'direct':>7} {'patch path':>11} {'graph cost':>11}   "
+              "(the same steps without doit's engine, interleaved)")
+        for name, s in results.items():
+            paired = statistics.median(t - d for t, d in zip(s.total, s.direct, strict=True))
+            print(f"  {name:<9} {ms(s.direct):7.1f} {ms(s.total):11.1f} "
+                  f"{paired * 1000:+11.1f}")
 
         small, large = args.modules
         scale = {n: run_scale(n, Path(tmp), args.scale_runs) for n in (small, large)}
@@ -340,6 +377,10 @@ def main() -> None:
         over = ms(counter.total) - ms(counter.floor)
         print(f"  patch path <= floor + 10 ms on counter: floor {over:+.1f} ms, "
               f"{verdict(over <= 10)}")
+        graph = statistics.median(t - d for t, d in zip(counter.total, counter.direct,
+                                                        strict=True)) * 1000
+        print(f"  the stage graph costs at most 5 ms on counter (paired): {graph:+.1f} ms, "
+              f"{verdict(graph <= 5)}")
         print(f"  our part < 30 ms median on counter: {ms(counter.ours):.1f} ms, "
               f"{verdict(ms(counter.ours) < 30)}")
         for name, s in results.items():

@@ -87,9 +87,9 @@ def test_compile_error_carries_rustc_diagnostics(tmp_path: Path, toolchain: Tool
     assert caught.value.stderr in str(caught.value)
 
 
-def test_cli_build_shows_the_diagnostics(tmp_path: Path) -> None:
+def test_cli_compile_shows_the_diagnostics(tmp_path: Path) -> None:
     crate = write_crate(tmp_path / "broken", "broken", "pub fn f() -> i32 { () }\n")
-    result = CliRunner().invoke(main, ["build", str(crate)])
+    result = CliRunner().invoke(main, ["compile", str(crate)])
     assert result.exit_code == 1
     assert "error[E0308]" in result.output
     assert "error: broken did not compile" in result.output
@@ -127,10 +127,10 @@ def test_user_rustflags_are_kept() -> None:
     assert rustflags("release", {}) == []
 
 
-def test_cli_build_reports_what_was_built(tmp_path: Path) -> None:
+def test_cli_compile_reports_what_was_built(tmp_path: Path) -> None:
     crate = tmp_path / "counter"
     shutil.copytree(EXAMPLES / "counter", crate, ignore=shutil.ignore_patterns("target"))
-    result = CliRunner().invoke(main, ["build", str(crate), "--release"])
+    result = CliRunner().invoke(main, ["compile", str(crate), "--release"])
     assert result.exit_code == 0, result.output
     assert "built counter (release)" in result.output
     assert "counter.wasm" in result.output
@@ -154,3 +154,14 @@ def test_counter_objects_link_against_the_main_module(
                 undefined.add(imp.name)
     assert undefined
     assert undefined <= main_exports
+
+
+def test_the_old_name_build_still_compiles_with_a_note(tmp_path: Path) -> None:
+    crate = write_crate(tmp_path / "tiny", "tiny", "#[no_mangle]\npub fn one() -> i32 { 1 }\n")
+    result = CliRunner().invoke(main, ["build", str(crate)])
+    assert result.exit_code == 0, result.output
+    assert "`rust-hmr build` is now `rust-hmr compile`" in result.output
+    assert "built tiny (dev)" in result.output
+    listed = CliRunner().invoke(main, ["--help"]).output.split("Commands:")[1]
+    names = [line.split()[0] for line in listed.splitlines() if line.strip()]
+    assert "compile" in names and "build" not in names  # the old name is hidden

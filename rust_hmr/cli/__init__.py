@@ -11,10 +11,11 @@ def main() -> None:
     """Build Rust crates to WebAssembly and hot-swap changed code into the running app."""
 
 
-from rust_hmr.cli.cmd_build import build_command  # noqa: E402
+from rust_hmr.cli.cmd_compile import build_command, compile_command  # noqa: E402
 from rust_hmr.cli.cmd_toolchain import toolchain_command  # noqa: E402
 
 main.add_command(toolchain_command)
+main.add_command(compile_command)
 main.add_command(build_command)
 
 from rust_hmr.cli.cmd_bundle import bundle_command  # noqa: E402

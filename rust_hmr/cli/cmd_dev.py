@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from rust_hmr.cargo_build import BuildError
-from rust_hmr.cli.cmd_build import report_build_failure
+from rust_hmr.cli.cmd_compile import report_build_failure
 from rust_hmr.settings import SettingsError, load_settings
 from rust_hmr.toolchain import ToolchainError
 

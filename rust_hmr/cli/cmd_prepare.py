@@ -6,7 +6,7 @@ import click
 
 from rust_hmr._project import Project
 from rust_hmr.cargo_build import BuildError
-from rust_hmr.cli.cmd_build import report_build_failure
+from rust_hmr.cli.cmd_compile import report_build_failure
 from rust_hmr.prepare import DEFAULT_RESERVE_PAGES, DEFAULT_SPARE_SLOTS, PrepareError
 from rust_hmr.toolchain import ToolchainError
 

@@ -1,4 +1,9 @@
-"""`rust-hmr build`: build a crate to wasm once and say what was built."""
+"""`rust-hmr compile`: compile a crate to wasm once with cargo, and say what came out.
+
+It is cargo alone (no prepare, no hot-patching machinery beyond the dev profile's link
+arguments): `rust-hmr prepare` makes the dev loop's build and `rust-hmr bundle` the production
+app. It was called `rust-hmr build`, which still works, with a note.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +28,34 @@ def report_build_failure(err: BuildError | ToolchainError) -> NoReturn:
     raise SystemExit(1)
 
 
-@click.command("build")
-@click.argument("crate", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--release", is_flag=True, help="Release profile, without the HMR link arguments.")
-@click.option("-v", "--verbose", is_flag=True, help="Show cargo's progress.")
+_CRATE = click.argument("crate", default=".",
+                        type=click.Path(exists=True, file_okay=False, path_type=Path))
+_RELEASE = click.option("--release", is_flag=True,
+                        help="Release profile, without the HMR link arguments.")
+_VERBOSE = click.option("-v", "--verbose", is_flag=True, help="Show cargo's progress.")
+
+
+@click.command("compile")
+@_CRATE
+@_RELEASE
+@_VERBOSE
+def compile_command(crate: Path, release: bool, verbose: bool) -> None:
+    """Compile CRATE (default: the current directory) to wasm32-unknown-unknown with cargo,
+    and summarise the module (a plain cargo build: no prepare, no bundle)."""
+    _compile(crate, release, verbose)
+
+
+@click.command("build", hidden=True)
+@_CRATE
+@_RELEASE
+@_VERBOSE
 def build_command(crate: Path, release: bool, verbose: bool) -> None:
-    """Build CRATE (default: the current directory) to wasm32-unknown-unknown."""
+    """The old name of `rust-hmr compile`."""
+    click.echo("note: `rust-hmr build` is now `rust-hmr compile`", err=True)
+    _compile(crate, release, verbose)
+
+
+def _compile(crate: Path, release: bool, verbose: bool) -> None:
     try:
         built = build_wasm(crate, "release" if release else "dev", verbose=verbose)
     except (BuildError, ToolchainError) as err:
