@@ -149,7 +149,8 @@ def memory_child(crate: Path, patches: int) -> None:
     """In a process of its own: build (cargo finds nothing to do), then `patches` rebuilds of
     alternating edits; prints 'patches rss' lines and 'peak'."""
     project = Project(crate)
-    (project.out_dir / "prepared.key").unlink(missing_ok=True)  # prepare again: its peak counts
+    # prepare again, not from the artifact cache: its peak counts
+    shutil.rmtree(project.crate.settings.path(crate, "cache_dir"), ignore_errors=True)
     project.build()
     target = int(crate.name.removeprefix("gen")) // 2
     editor = Editor(crate / "src" / module_file(target), STEP_VARIANTS)

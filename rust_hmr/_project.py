@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import blake3
-import msgpack
-
-from rust_hmr.atomic import write_atomic
 from rust_hmr.cargo_build import BuildError, CompileError, Profile, build_wasm
 from rust_hmr.compile_inputs import CompileInputs
 from rust_hmr.link import (
@@ -37,7 +33,6 @@ from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
     DEFAULT_SPARE_SLOTS,
     SymbolMap,
-    prepare_linked,
 )
 from rust_hmr.shim import (
     ENV_CAPTURE,
@@ -62,8 +57,6 @@ from rust_hmr.workspace import Workspace, add_members, read_workspace
 if TYPE_CHECKING:
     from rust_hmr.rules.crate import Crate
     from rust_hmr.rules.hot import HotPath
-
-_PREPARE_VERSION = 4  # bump when the rewrite changes, so stale prepared modules are redone
 
 
 @dataclass(frozen=True)
@@ -344,24 +337,24 @@ class Project:
         return self.out_dir / "symbols.msgpack"
 
     def _prepare(self, linked: Path, crate: str) -> SymbolMap:
-        """Prepare the linked module, or reuse the last result when nothing it depends on
-        changed (cargo's no-op builds leave the linked module as it was)."""
-        data = linked.read_bytes()
-        manifest = LinkManifest.load(self.manifest_path)
-        key = blake3.blake3(msgpack.packb([
-            _PREPARE_VERSION, blake3.blake3(data).hexdigest(),
-            sorted(o.blake3 for o in manifest.hot_objects), self.reserve_pages, self.spare_slots,
-        ])).hexdigest()
-        stamp = self.out_dir / "prepared.key"
-        module_path = self.module_path(crate)
-        if (stamp.exists() and stamp.read_text() == key and module_path.exists()
-                and self.symbols_path.exists()):
-            try:
-                return SymbolMap.load(self.symbols_path)
-            except ValueError:  # written by an older rust-hmr (another format): prepare again
-                pass
-        prepared = prepare_linked(data, manifest, self.reserve_pages, self.spare_slots)
-        write_atomic(module_path, prepared.data)
-        prepared.symbols.dump(self.symbols_path)
-        write_atomic(stamp, key.encode())
-        return prepared.symbols
+        """Prepare the linked module: the `prepare` stage's action (`rules.prepare`), from
+        the artifact cache when it has this linked module and these objects, the outputs
+        written beside this build (unchanged files keep their mtime)."""
+        from rust_hmr.prepare import PrepareError
+        from rust_hmr.rules.prepare import prepared
+        from rust_hmr.rules.stage import write_if_changed
+
+        try:
+            result = prepared(self.crate, linked, self.load_manifest(), self.reserve_pages,
+                              self.spare_slots)
+        except (PrepareError, OSError) as err:
+            raise BuildError(f"cannot prepare {crate}: {err}") from None
+        write_if_changed(self.module_path(crate), result.module)
+        write_if_changed(self.symbols_path, result.symbol_bytes)
+        if result.symbols is not None:
+            return result.symbols
+        try:
+            return SymbolMap.load(self.symbols_path)
+        except ValueError as err:  # a cache entry of another format: a bug, say so
+            raise BuildError(f"the cached symbol map of {crate} can't be read ({err}): "
+                             "run `rust-hmr cache gc` or remove the cache") from None

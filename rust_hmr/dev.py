@@ -29,9 +29,10 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from watchfiles import Change, awatch
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from rust_hmr.rules.custom import Rule
 
 __all__ = ["DevLoop", "Report", "SourceFilter", "run_dev"]
+
+T = TypeVar("T")
 
 WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
 # Saves that came during a rebuild are a burst in progress (a formatter, a checkout, a script):
@@ -149,6 +152,7 @@ class DevLoop:
         self.plugins = self._plugins()
         self.rules = tuple(rules)  # the user's rules (dodo.py), run before every build
         self._rule_outputs: dict[Path, tuple[int, int]] = {}  # as the rules last left them
+        self._builder: ThreadPoolExecutor | None = None  # the one thread builds run in
 
     # Life cycle
 
@@ -178,7 +182,7 @@ class DevLoop:
         self.echo(f"building {self.crate.name}…")
         self.project.on_output = self._progress
         try:
-            build = await asyncio.to_thread(self._build)
+            build = await self._in_builder(self._build)
         except CompileError as err:
             summary = self._failed(err)[1]
             self.echo(f"{self.crate.name} does not compile yet: {summary}")
@@ -197,6 +201,13 @@ class DevLoop:
     def stop(self) -> None:
         self._stop.set()
 
+    async def _in_builder(self, work: Callable[[], T]) -> T:
+        """`work()` in the builder's thread: builds and rebuilds run one at a time, always in
+        the same thread, where the hot path's doit database stays open (`rules.engine`)."""
+        if self._builder is None:
+            self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rust-hmr-build")
+        return await asyncio.get_running_loop().run_in_executor(self._builder, work)
+
     def _progress(self, line: str) -> None:
         """cargo's progress during a full build: the crates it compiles."""
         if diagnostics.is_progress(line) and "Finished" not in line:
@@ -213,6 +224,9 @@ class DevLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks, self._watchers, self._watching = [], {}, False
+        if self._builder is not None:
+            self._builder.shutdown(wait=False, cancel_futures=True)
+            self._builder = None
         await self.server.stop()
 
     # Watching
@@ -324,7 +338,7 @@ class DevLoop:
         if self._needs_build or not self.hot:
             reason = "the crate builds again" if self.hot else "hot patching is off"
             return await self._full_build(reason)
-        result = await asyncio.to_thread(self._rules_then_rebuild)
+        result = await self._in_builder(self._rules_then_rebuild)
         if isinstance(result, CompileError):
             return self._failed(result)
         if isinstance(result, FullReload):
@@ -358,7 +372,7 @@ class DevLoop:
 
     async def _full_build(self, reason: str) -> tuple[str, str]:
         try:
-            build = await asyncio.to_thread(self._build)
+            build = await self._in_builder(self._build)
         except CompileError as err:
             self._needs_build = True
             return self._failed(err)

@@ -14,6 +14,7 @@ database, then about 0.1 ms a task).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,18 +102,22 @@ class Database:
     """A crate's doit database, open for this process's runs of its tasks.
 
     Each run commits; the states stay cached in memory, so a run reads the database once per
-    task only the first time. Another process writing the same database meanwhile (`doit`
-    on the command line while a dev server runs) is not seen until this one is reopened."""
+    task only the first time. sqlite's connection belongs to the thread that opened it: a run
+    from another thread (the dev loop's worker threads) opens its own. Another process writing
+    the same database meanwhile (`doit` on the command line while a dev server runs) is not
+    seen until this one is reopened."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._dependency: Dependency | None = None
+        self._thread = 0
 
     def _open(self) -> Dependency:
-        if self._dependency is None:
+        if self._dependency is None or self._thread != threading.get_ident():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._dependency = _OpenDependency(_OpenDB, str(self.path),
                                                checker_cls=Blake3Checker)
+            self._thread = threading.get_ident()
         return self._dependency
 
     def run(self, dicts: Sequence[Mapping[str, Any]], selected: Sequence[str]) -> Ran:
@@ -134,6 +139,7 @@ class Database:
         dependency.close()
 
     def close(self) -> None:
-        if self._dependency is not None:
+        """Close the connection (from the thread that last ran tasks)."""
+        if self._dependency is not None and self._thread == threading.get_ident():
             self._dependency.backend._conn.close()
-            self._dependency = None
+        self._dependency = None
