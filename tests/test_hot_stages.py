@@ -102,6 +102,21 @@ def test_a_save_during_the_compile_is_compiled_by_the_next_save(tmp_path: Path) 
     assert c.host.call("preview_add", 1) == 3
 
 
+def test_a_build_in_between_makes_the_compile_run_again(tmp_path: Path) -> None:
+    """An edit patched, then undone and built afresh (what the dev loop does after a full
+    reload), then redone: the sources are those `hot:compile` last compiled, but the build
+    rewrote its output since, so it compiles again and the redo patches the new build."""
+    c = Counter(tmp_path)
+    applied(c, c.save(OLD, "    get() + n * 4\n"))
+    assert c.host.call("preview_add", 1) == 4
+    c.lib.write_text(c.lib.read_text().replace("    get() + n * 4\n", OLD))
+    c.host = Host(c.project.build())
+    assert c.host.call("preview_add", 1) == 1
+    redo = applied(c, c.save(OLD, "    get() + n * 4\n"))
+    assert not redo.empty and COMPILE in c.ran
+    assert c.host.call("preview_add", 1) == 4
+
+
 def test_after_a_compile_error_the_live_text_again_is_an_empty_patch(tmp_path: Path) -> None:
     c = Counter(tmp_path)
     assert c.host.call("add", 2) == 2

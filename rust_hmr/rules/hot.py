@@ -13,7 +13,8 @@ the same tasks, and doit decides what is up to date:
 
 - `hot:compile` is up to date while every input of the last compile is as it was: each
   source's blake3 (taken before cargo starts, so a save during the build is never lost), the
-  other files and variables the compiler read, the manifests, flags and toolchain. Then cargo
+  other files and variables the compiler read, the manifests, flags and toolchain, and the
+  link manifest is the one it left (a build, or any other compile, rewrites it). Then cargo
   does not start at all.
 - A unit is up to date while its object is the one the live code was built from or one parsed
   already: a one-line edit parses the one object it changed.
@@ -110,7 +111,9 @@ class HotPath:
             "doc": "cargo through the linker shim, capturing the codegen units' objects",
             "actions": [self._compile],
             "uptodate": [_CompileInputs(self)],
-            "targets": [str(self.project.manifest_path)],
+            # the link manifest as this stage left it: a build or another compile that
+            # rewrote it since makes the stage run again, whatever the sources say
+            "file_dep": [str(self.project.manifest_path)],
         }
 
     def unit_tasks(self, manifest: LinkManifest) -> list[dict[str, Any]]:
