@@ -116,6 +116,7 @@ class Project:
         self._workspace: Workspace | None = None
         self._snapshots: Snapshots | None = None
         self.inputs = CompileInputs()  # what the last successful compile read
+        self.cargo_seconds = 0.0  # how long cargo itself ran, the last time it did
         self.cargo_env: dict[str, str] = {}  # more environment for cargo (its colours, say)
         self.on_output: Callable[[str], None] | None = None  # cargo's lines, as they come
         self._object_hashes = ObjectHashes()  # of captured objects, by inode, size and mtime
@@ -174,6 +175,7 @@ class Project:
                            verbose=self.verbose, on_output=self.on_output, linker=launcher,
                            extra_env={**self.cargo_env, **self.shim_env()})
         self.inputs = built.inputs
+        self.cargo_seconds = built.seconds
         timings["cargo"] = built.seconds
         if not self.manifest_path.exists():
             raise BuildError(
@@ -290,6 +292,7 @@ class Project:
                            verbose=self.verbose, linker=launcher,
                            extra_env={**self.cargo_env, **self.shim_env("capture")})
         self.inputs = built.inputs
+        self.cargo_seconds = built.seconds
         return self._captured(built.crate)
 
     def load_manifest(self) -> LinkManifest:
