@@ -1,6 +1,8 @@
 """Shared fixtures: the toolchain, and the counter example built once per test session.
 
 The example is copied to a temporary directory first, so tests never write into the repository.
+`bindgen_deps` (tests/bindgen_deps.py) compiles the registry crates under the wasm-bindgen test
+crates once per session; their fixtures seed each private crate copy with them.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def counter_objects(
     return objects
 
 
+from bindgen_deps import bindgen_deps  # noqa: E402, F401
 from fixtures_signals import signals_crate, signals_debug_wasm  # noqa: E402, F401
 from nginx_server import (  # noqa: E402, F401
     nginx_cache_fixture,

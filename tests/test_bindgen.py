@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bindgen_deps import BindgenDeps
 
 from rust_hmr import bindgen
 from rust_hmr.bindgen import (
@@ -82,14 +83,17 @@ def _build(crate: Path, profile: str, toolchain: Toolchain) -> Path:
 
 
 @pytest.fixture(scope="session", name="dev_wasm")
-def fixture_dev_wasm(bindgen_crate: Path, toolchain: Toolchain) -> Path:
+def fixture_dev_wasm(bindgen_crate: Path, toolchain: Toolchain, bindgen_deps: BindgenDeps) -> Path:
     """The dev build with the HMR link arguments (every function exported)."""
+    bindgen_deps.seed(bindgen_crate, "dev")  # the registry crates, compiled once per session
     return _build(bindgen_crate, "dev", toolchain)
 
 
 @pytest.fixture(scope="session", name="release_wasm")
-def fixture_release_wasm(bindgen_crate: Path, toolchain: Toolchain) -> Path:
+def fixture_release_wasm(bindgen_crate: Path, toolchain: Toolchain,
+                         bindgen_deps: BindgenDeps) -> Path:  # fmt: skip
     """An ordinary release build: only what wasm-bindgen exports, closures inlined away."""
+    bindgen_deps.seed(bindgen_crate, "release")
     return _build(bindgen_crate, "release", toolchain)
 
 

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bindgen_deps import BindgenDeps
 from test_bindgen import (  # noqa: F401  (the build fixtures, shared through a fixed crate copy)
     DEBIAN_CRATES,
     DEBIAN_REGISTRY,
@@ -40,12 +41,14 @@ DEV_CRATE = Path(__file__).resolve().parent / "data" / "bindgen_dev"
 
 
 @pytest.fixture(scope="module", name="dev_crate")
-def fixture_dev_crate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fixture_dev_crate(tmp_path_factory: pytest.TempPathFactory,
+                      bindgen_deps: BindgenDeps) -> Path:  # fmt: skip
     missing = [name for name in DEBIAN_CRATES if not (DEBIAN_REGISTRY / name).is_dir()]
     if missing:
         pytest.skip(f"Debian's packaged crates are not installed ({', '.join(missing)})")
     crate = tmp_path_factory.mktemp("quick") / "bindgen_dev"
     shutil.copytree(DEV_CRATE, crate, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+    bindgen_deps.seed(crate, "dev", "release")  # the registry crates, compiled once per session
     return crate
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bindgen_deps import BindgenDeps
 from test_bindgen import DEBIAN_CRATES, DEBIAN_REGISTRY
 from test_browser import BUILD_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, DevServer
 
@@ -46,13 +47,15 @@ KEY_LISTENER = """    let on_key = Closure::<dyn FnMut(web_sys::KeyboardEvent)>:
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def dev(tmp_path_factory: pytest.TempPathFactory,
+        bindgen_deps: BindgenDeps) -> Iterator[DevServer]:  # fmt: skip
     from conftest import copy_crate
 
     missing = [name for name in DEBIAN_CRATES if not (DEBIAN_REGISTRY / name).is_dir()]
     if missing:
         pytest.skip(f"Debian's packaged crates are not installed ({', '.join(missing)})")
     crate = copy_crate(CRATE, tmp_path_factory.mktemp("dev-bindgen") / "bindgen_dev")
+    bindgen_deps.seed(crate, "dev")  # the registry crates, compiled once per session
     server = DevServer(crate)
     yield server
     server.stop()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import test_dev_bindgen
+from bindgen_deps import BindgenDeps
 from test_bindgen import DEBIAN_CRATES, DEBIAN_REGISTRY
 from test_browser import DevServer
 from test_dev_bindgen import patched
@@ -30,7 +31,8 @@ page = test_dev_bindgen.page  # one page of the app, its marker set; no page err
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def dev(tmp_path_factory: pytest.TempPathFactory,
+        bindgen_deps: BindgenDeps) -> Iterator[DevServer]:  # fmt: skip
     from conftest import EXAMPLES, copy_crate
 
     missing = [name for name in DEBIAN_CRATES if not (DEBIAN_REGISTRY / name).is_dir()]
@@ -38,6 +40,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         pytest.skip(f"Debian's packaged crates are not installed ({', '.join(missing)})")
     crate = copy_crate(EXAMPLES / "signals-web",
                        tmp_path_factory.mktemp("signals-web") / "signals-web")
+    bindgen_deps.seed(crate, "dev")  # the registry crates, compiled once per session
     server = DevServer(crate)
     yield server
     server.stop()
