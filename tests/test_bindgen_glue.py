@@ -357,8 +357,8 @@ def test_served_module_and_files(release_wasm: Path) -> None:
                           f"snippets/{crate}/snippets/clock.js",
                           f"snippets/{crate}/snippets/kinds.js", f"snippets/{crate}/inline0.js"}
     assert "export function twice" in files[f"snippets/{crate}/inline0.js"].decode()
-    # The entry module holds no adapter code: imports, the descriptions, re-exports.
-    assert len(glue.entry.splitlines()) == 7
+    # The entry module holds no adapter code: the runtime's import, the descriptions, re-exports.
+    assert len(glue.entry.splitlines()) == 5
     assert glue.timings.plan + glue.timings.output < 1.0
 
 

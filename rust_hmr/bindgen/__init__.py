@@ -10,7 +10,8 @@ where those are plain (`_summary`, `_replay`: no compile), in wasmtime otherwise
 
 `generate_glue` makes the JS glue for the web target from them (`glue`): descriptions of every
 import, closure and export (`_plan`, `_abi`, `_modules`) that the runtime
-`rust_hmr/runtime/bindgen.js` builds adapters from, an entry module, and the module to serve
+`rust_hmr/runtime/bindgen.js` builds adapters from, an entry module (the template
+`rust_hmr/runtime/entry.js` with its slots filled with data: `_entry`), and the module to serve
 (`_output`).
 
 Exceptions:

@@ -6,10 +6,11 @@ writes, made from `Bindings` and the runtime `rust_hmr/runtime/bindgen.js`.
 
 The page then runs `import init, { greet } from "./app.js"; await init(); greet("you")`.
 
-`app.js` is small and holds no adapter code: it imports the runtime and the crate's JS modules,
-passes the descriptions (JSON, `_plan`) to the runtime, which builds every adapter at load time,
-and re-exports the app's functions, classes and enums. A patch can use the same runtime
-instance: `glue.add(descriptions_of_new_imports, modules)` (see `describe_module`).
+`app.js` is small and holds no adapter code: it is the template `rust_hmr/runtime/entry.js` with
+its slots filled (`_entry`). It imports the runtime, which imports the crate's JS modules and
+builds every adapter from the descriptions (JSON, `_plan`) at load time, and re-exports the
+app's functions, classes and enums. A patch can use the same runtime instance:
+`glue.add(descriptions_of_new_imports, modules)` (see `describe_module`).
 
 Everything is computed before anything is written: a module the glue can't serve raises
 BindgenError (UnsupportedError names the feature) and leaves the output directory alone.
@@ -17,15 +18,13 @@ BindgenError (UnsupportedError names the feature) and leaves the output director
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rust_hmr.bindgen._bindings import Bindings, as_module, read_bindings
-from rust_hmr.bindgen._errors import BindgenError
+from rust_hmr.bindgen._entry import check_export_names, entry_module_text
 from rust_hmr.bindgen._modules import JsModules
 from rust_hmr.bindgen._output import output_module
 from rust_hmr.bindgen._plan import Planner
@@ -33,8 +32,6 @@ from rust_hmr.runtime import RUNTIME_DIR
 from rust_hmr.wasm import WasmFile
 
 RUNTIME_NAME = "bindgen.js"
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_RESERVED = {"default", "glue"}  # names the entry module itself exports
 
 
 @dataclass(frozen=True)
@@ -102,34 +99,20 @@ def generate_glue(
 
 
 def public_names(descriptions: dict[str, Any]) -> list[str]:
-    """What the entry module exports by name: free functions (but the start function, which
-    `init` runs), classes, enums."""
+    """What the entry module exports by name, sorted: free functions (but the start function,
+    which `init` runs), classes, enums. Raises BindgenError for a name it can't export."""
     names = [d["name"] for d in descriptions["exports"]
              if d["class"] is None and d["wasm"] != descriptions["start"]]  # fmt: skip
-    names += descriptions["classes"] + list(descriptions["enums"])
-    for name in names:
-        if not _IDENTIFIER.fullmatch(name) or name in _RESERVED:
-            raise BindgenError(f"the export {name!r} cannot be an ES module export name here")
-    if len(set(names)) != len(names):
-        raise BindgenError(f"two exports share a JS name: {sorted(names)}")
-    return sorted(names)
+    return check_export_names(names + descriptions["classes"] + list(descriptions["enums"]))
 
 
 def entry_module(descriptions: dict[str, Any], modules: JsModules, runtime: str,
                  wasm_file: str) -> str:  # fmt: skip
-    """The text of the ES module the page imports: imports, the descriptions, re-exports."""
-    specifiers = sorted(modules.specifiers.items())
-    lines = [f"import {{ entry }} from {json.dumps(runtime)};"]
-    lines += [f"import * as m{i} from {json.dumps(spec)};" for i, (_, spec) in
-              enumerate(specifiers)]  # fmt: skip
-    namespaces = ", ".join(f"{json.dumps(key)}: m{i}" for i, (key, _) in enumerate(specifiers))
-    lines.append(f"export const glue = entry({json.dumps(descriptions)}, {{{namespaces}}});")
-    lines.append(f"export default (input = new URL({json.dumps(wasm_file)}, import.meta.url)) "
-                 "=> glue.init(input);")  # fmt: skip
-    names = public_names(descriptions)
-    if names:
-        lines.append(f"export const {{ {', '.join(names)} }} = glue.api;")
-    return "\n".join(lines) + "\n"
+    """The text of the ES module the page imports (`runtime/entry.js`, filled): it imports the
+    runtime and, through it, the JS modules; its default export instantiates `wasm_file`."""
+    return entry_module_text(runtime=runtime, descriptions=descriptions,
+                             modules=dict(sorted(modules.specifiers.items())),
+                             wasm={"url": wasm_file}, names=public_names(descriptions))
 
 
 def write_glue(glue: Glue, out_dir: Path) -> list[Path]:

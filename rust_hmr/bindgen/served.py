@@ -9,8 +9,9 @@ module under the bundle's own file names.
 `generate_glue` writes files under fixed names (`app.js` imports `./bindgen.js`). A bundle names
 every file by its hash, and a file's hash depends on the names it imports, so the entry is
 written last, from the parts (`GlueParts`: the descriptions, each JS module's specifier, the
-snippet files), once the other files have their names. The entry then fetches the module with
-its `integrity` and runs `init` itself: the page needs no script of its own.
+snippet files), once the other files have their names. It is the same template as the dev
+entry's (`_entry`); here it has the runtime fetch the module with its `integrity` and run `init`
+right away: the page needs no script of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rust_hmr.bindgen._bindings import as_module, read_bindings
+from rust_hmr.bindgen._entry import entry_module_text
 from rust_hmr.bindgen._output import output_module
 from rust_hmr.bindgen._section import SECTION_NAME
 from rust_hmr.bindgen.glue import GlueTimings, describe_module, public_names
@@ -91,27 +93,13 @@ def bundle_glue(wasm: bytes | WasmFile) -> BundleGlue:
 
 def bundle_entry(parts: GlueParts, *, runtime: str, modules: Mapping[str, str], wasm: str,
                  integrity: str) -> str:  # fmt: skip
-    """The entry module: imports the runtime and the JS modules by the specifiers given
-    (`modules` by key; a key not there keeps its own), fetches `wasm` with `integrity`,
-    instantiates it and runs its start function, then announces the app like the plain
-    loader does (`globalThis.app`, the `app-ready` event). Exports `glue`, a default that
-    resolves to the app's API, and the app's exports by name."""
-    keys = sorted(parts.specifiers)
-    lines = [f"import {{ entry }} from {json.dumps(runtime)};"]
-    lines += [f"import * as m{i} from {json.dumps(modules.get(key, parts.specifiers[key]))};"
-              for i, key in enumerate(keys)]  # fmt: skip
-    namespaces = ", ".join(f"{json.dumps(key)}: m{i}" for i, key in enumerate(keys))
-    lines.append(f"export const glue = entry({json.dumps(parts.descriptions)}, {{{namespaces}}});")
-    names = public_names(parts.descriptions)
-    if names:
-        lines.append(f"export const {{ {', '.join(names)} }} = glue.api;")
-    lines += [
-        "export default () => glue.api;",
-        "{",  # a block: its names can't clash with the app's exports
-        f"  const response = fetch(new URL({json.dumps(wasm)}, import.meta.url), "
-        f"{{ integrity: {json.dumps(integrity)} }});",
-        "  globalThis.app = await glue.init(response);",
-        '  dispatchEvent(new CustomEvent("app-ready", { detail: globalThis.app }));',
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    """The entry module (`runtime/entry.js`, filled): imports the runtime and, through it, the
+    JS modules by the specifiers given (`modules` by key; a key not there keeps its own),
+    fetches `wasm` with `integrity`, instantiates it and runs its start function, then
+    announces the app like the plain loader does (`globalThis.app`, the `app-ready` event).
+    Exports `glue`, a default that returns the app's API, and the app's exports by name."""
+    specifiers = {key: modules.get(key, parts.specifiers[key]) for key in sorted(parts.specifiers)}
+    return entry_module_text(runtime=runtime, descriptions=parts.descriptions,
+                             modules=specifiers,
+                             wasm={"url": wasm, "integrity": integrity, "start": True},
+                             names=public_names(parts.descriptions))

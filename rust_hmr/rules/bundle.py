@@ -33,6 +33,9 @@ __all__ = ["static_files", "task"]
 NAME = "bundle"
 VERSION = 2
 GLUE_RUNTIME = RUNTIME_DIR / "bindgen.js"
+# The runtime files a bundle is made of: a new rust-hmr with other ones makes a new bundle
+RUNTIME_FILES = tuple(RUNTIME_DIR / name for name in ("loader.js", "page.js", "bindgen.js",
+                                                      "entry.js"))
 
 
 def static_files(crate: Crate) -> dict[str, Path]:
@@ -74,21 +77,24 @@ def task(crate: Crate) -> dict[str, Any]:
                      *(str(p) for p in assets.values())],
         "targets": [str(dist / PAGE), str(dist / MANIFEST)],
         "uptodate": [flags_changed({"dist": str(dist), "crate": crate.name,
-                                    "glue_runtime": file_blake3(GLUE_RUNTIME)}),
+                                    "runtime": _runtime_hashes()}),
                      (dist_intact, (dist,))],
         "clean": [(clean_dist, (dist,))],
     }
+
+
+def _runtime_hashes() -> dict[str, str]:
+    return {f"runtime/{path.name}": file_blake3(path) for path in RUNTIME_FILES}
 
 
 def _run(crate: Crate) -> None:
     module = optimize_stage.output(crate)
     glue_path = optimize_stage.glue_output(crate)
     assets = static_files(crate)
-    inputs = {"module.wasm": file_blake3(module)}
+    inputs = {"module.wasm": file_blake3(module), **_runtime_hashes()}
     uses_glue = glue_path.read_bytes() != optimize_stage.NO_GLUE
     if uses_glue:
-        inputs.update({"glue.json": file_blake3(glue_path),
-                       "runtime/bindgen.js": file_blake3(GLUE_RUNTIME)})
+        inputs["glue.json"] = file_blake3(glue_path)
     inputs.update({f"static/{name}": file_blake3(path) for name, path in assets.items()})
 
     def build() -> dict[str, bytes]:

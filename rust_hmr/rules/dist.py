@@ -11,15 +11,17 @@
 
 A wasm-bindgen crate's bundle has the JS glue instead of the loader (`DistGlue`):
 
-      <crate>.<blake3>.js          the glue's entry: fetches the wasm (integrity checked),
-                                   instantiates it through the runtime, runs its start function
+      <crate>.<blake3>.js          the glue's entry (rust_hmr/runtime/entry.js, filled): has
+                                   the runtime fetch the wasm (integrity checked), instantiate
+                                   it and run its start function
       bindgen.<blake3>.js          the glue's runtime
       snippets/<...>.<blake3>.js   the crate's own JS modules (`module = "/x.js"`, `inline_js`)
       <crate>.<blake3>.wasm        the module the glue serves, optimized
 
-The entry imports the runtime and the snippets by their hashed names; the page loads the entry
-with `integrity`, and an import map gives the integrity of the files the entry imports (a
-browser checks a module's imports only through the import map).
+The entry imports the runtime, and the runtime the snippets, by their hashed names; the page
+loads the entry with `integrity`, and an import map gives the integrity of the files imported
+from it (a browser checks a module's imports, static or `import()`, only through the import
+map).
 
 Every name but index.html and manifest.json carries the first 16 hex digits of the file's
 blake3, so a server can cache them forever. The page loads them with `integrity` (sha384

@@ -4,6 +4,8 @@
     overlay.js  the compile-error overlay, and the trap view
     traps.js    catches the app's traps and has the dev server symbolicate them
     bindgen.js  the JS glue of wasm-bindgen apps, built from descriptions (rust_hmr.bindgen)
+    entry.js    the template of a wasm-bindgen app's entry module, which imports bindgen.js:
+                rust_hmr.bindgen fills its slots with data (not served as it is)
     page.js     the page interface (env.log, env.dom_set_text) and the import object, shared
                 by hmr.js and the bundle's loader
     loader.js   the bundle's loader (rust_hmr.rules.dist puts it in dist/ by hashed name)

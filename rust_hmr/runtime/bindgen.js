@@ -489,6 +489,7 @@ export class Glue {
     this.exports = null; // the main module's wasm exports
     this.tableName = "__indirect_function_table";
     this.startName = null;
+    this.entryDefault = null; // the entry module's default export (`entry`)
     this.retptrs = [];
     this._leaves = leaves(this);
     for (const [name, make] of Object.entries(INTRINSICS)) this.imports[name] = make(this);
@@ -624,7 +625,36 @@ export class Glue {
 
 const align = (at, size) => (at + size - 1) & ~(size - 1);
 
-// The entry module's one call: a glue for these descriptions and JS modules.
-export function entry(descriptions, modules) {
-  return new Glue().add(descriptions, modules);
+// --- the entry module (entry.js) ------------------------------------------------------------
+
+// The entry module's one call: imports the JS modules `specifiers` names (a relative one
+// relative to `base`, the entry's URL), makes the glue for `descriptions`, and sets the entry's
+// default export, `glue.entryDefault`. `wasm.url` is the main module: `init` loads it, or, with
+// `wasm.start` (a bundle), it is fetched with `wasm.integrity` and started now.
+export async function entry(descriptions, specifiers, wasm, base) {
+  const glue = new Glue().add(descriptions, await importModules(specifiers, base));
+  const url = new URL(wasm.url, base);
+  if (!wasm.start) {
+    glue.entryDefault = (input = url) => glue.init(input);
+    return glue;
+  }
+  await startApp(glue, fetch(url, { integrity: wasm.integrity }));
+  glue.entryDefault = () => glue.api;
+  return glue;
+}
+
+// Each module by its key. A specifier that is neither relative nor a URL (a package name) goes
+// to import() as written, for the page's import map to resolve, as the entry's own import would.
+async function importModules(specifiers, base) {
+  const keys = Object.keys(specifiers);
+  const resolve = (s) => (/^\.{0,2}\//.test(s) ? new URL(s, base).href : s);
+  const namespaces = await Promise.all(keys.map((key) => import(resolve(specifiers[key]))));
+  return Object.fromEntries(keys.map((key, k) => [key, namespaces[k]]));
+}
+
+// What the bundle's plain loader (loader.js) does once the app runs: the main module
+// instantiated and its start function run, then `globalThis.app` and the `app-ready` event.
+async function startApp(glue, response) {
+  globalThis.app = await glue.init(response);
+  dispatchEvent(new CustomEvent("app-ready", { detail: globalThis.app }));
 }
