@@ -37,6 +37,8 @@ from rust_hmr.toolchain import find_toolchain  # noqa: E402
 DODO = 'from rust_hmr.rules import crate_tasks\n\nglobals().update(crate_tasks("."))\n'
 DOIT_CFG = ("[COMMAND]\nbundle = rust_hmr.rules.commands:BundleCommand\n"
             "dev = rust_hmr.rules.commands:DevCommand\n")
+# The examples each crate depends on by path (`../<name>`), copied beside every fresh copy.
+SHARED = {"signals": ("reactive",)}
 CACHE_ENV = ("RUST_HMR_REMOTE_CACHE", "RUST_HMR_CACHE_TOKEN", "RUST_HMR_CACHE_READ_ONLY",
              "PYTHONDONTWRITEBYTECODE")
 
@@ -53,6 +55,9 @@ class Copies:
         self.count += 1
         crate = self.where / f"checkout-{self.count}" / self.source.name
         shutil.copytree(self.source, crate, ignore=shutil.ignore_patterns("target", "dist"))
+        for name in SHARED.get(self.source.name, ()):
+            shutil.copytree(ROOT / "examples" / name, crate.parent / name,
+                            ignore=shutil.ignore_patterns("target"))
         (crate / "dodo.py").write_text(DODO)
         (crate / "doit.cfg").write_text(DOIT_CFG)
         return crate

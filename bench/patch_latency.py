@@ -54,6 +54,7 @@ class Case:
     answer: Callable[[Host, bool], object]
     expected: tuple[object, object]
     setup: Callable[[Host], object] = lambda host: None
+    shared: tuple[str, ...] = ()  # examples the crate depends on by path, copied beside it
 
 
 def counter_answer(host: Host, fresh: bool) -> object:
@@ -73,7 +74,8 @@ CASES = [
          (5, 10)),
     Case("signals", "app.rs", ('format!("Hello, {}! count = {}", name, count)',
                                'format!("Hi, {}! count = {}", name, count)'),
-         signals_answer, ("Hello", "Hi"), setup=lambda host: host.call("app_init")),
+         signals_answer, ("Hello", "Hi"), setup=lambda host: host.call("app_init"),
+         shared=("reactive",)),
 ]
 
 
@@ -211,6 +213,9 @@ class Floor:
 def run_case(case: Case, tmp: Path, runs: int) -> Samples:
     crate = Path(shutil.copytree(ROOT / "examples" / case.example, tmp / case.example,
                                  ignore=shutil.ignore_patterns("target")))
+    for name in case.shared:  # `../<name>` from the crate and from its floor copy alike
+        shutil.copytree(ROOT / "examples" / name, tmp / name,
+                        ignore=shutil.ignore_patterns("target"), dirs_exist_ok=True)
     project = Project(crate)
     host = Host(project.build())
     case.setup(host)

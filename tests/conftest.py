@@ -7,8 +7,10 @@ crates once per session; their fixtures seed each private crate copy with them.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,24 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def copy_crate(source: Path, dest: Path) -> Path:
-    """A copy of the crate at `source` without its build outputs."""
+    """A copy of the crate at `source` without its build outputs. Its path dependencies that
+    lie outside it (examples/reactive, which signals and signals-web share) are copied too, to
+    the same place beside `dest`, unless a copy is there already."""
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("target"))
+    for relative in outside_path_dependencies(source):
+        beside = Path(os.path.normpath(dest / relative))
+        if not beside.exists():
+            copy_crate(Path(os.path.normpath(source / relative)), beside)
     return dest
+
+
+def outside_path_dependencies(crate: Path) -> list[str]:
+    """The `path` of each `[dependencies]` entry of the crate's Cargo.toml that leads out of
+    the crate's folder (`../reactive`)."""
+    manifest = tomllib.loads((crate / "Cargo.toml").read_text())
+    paths = [dep["path"] for dep in manifest.get("dependencies", {}).values()
+             if isinstance(dep, dict) and "path" in dep]
+    return [path for path in paths if not (crate / path).resolve().is_relative_to(crate.resolve())]
 
 
 def text_hash(text: str) -> int:

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, Event, HtmlInputElement};
 
-use crate::reactive::{create_effect, create_signal, untrack, ReadSignal, WriteSignal};
+use reactive::{create_effect, create_signal, untrack, ReadSignal, WriteSignal};
 
 /// The component's handles; the values stay in the runtime.
 #[derive(Clone, Copy)]

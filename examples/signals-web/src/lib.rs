@@ -1,12 +1,12 @@
 //! The seed's failing case as a wasm-bindgen app: a Leptos-style component (`app`) on a signals
-//! runtime kept in a `thread_local!` (`reactive`), rendering through web-sys.
+//! runtime kept in a `thread_local!` (the `reactive` crate in examples/reactive, a path
+//! dependency shared with the signals example), rendering through web-sys.
 //!
 //! The proof of concept rust-hmr grew from failed here: its patched component reached for the
 //! runtime and found none. Under `rust-hmr dev examples/signals-web`, an edit of the component
 //! is patched into the running page, and the runtime's signals and subscriptions carry on.
 
 mod app;
-mod reactive;
 
 use wasm_bindgen::prelude::*;
 

@@ -4,7 +4,7 @@
 //! Its state lives in the runtime's signals, which a patch of this file must keep.
 
 use crate::host;
-use crate::reactive::{create_effect, create_signal, untrack, ReadSignal, WriteSignal};
+use reactive::{create_effect, create_signal, untrack, ReadSignal, WriteSignal};
 
 /// The handles the exported functions use; the values stay in the runtime.
 #[derive(Clone, Copy)]

@@ -1,10 +1,10 @@
 //! The signals example: a component on a small reactive runtime, driven through `extern "C"`
-//! functions. The runtime (`reactive`) and the component (`app`) are separate modules: a hot
-//! patch replaces the component's code while the runtime's state lives on.
+//! functions. The runtime (the `reactive` crate in examples/reactive, a path dependency shared
+//! with signals-web) and the component (`app`) are separate: a hot patch replaces the
+//! component's code while the runtime's state lives on.
 
 mod app;
 mod host;
-mod reactive;
 
 use std::cell::Cell;
 

@@ -1,6 +1,7 @@
-//! The reactive runtime of examples/signals (std only), unchanged but for `rerun_effects`:
-//! a small reactive runtime in the style of Leptos: signals hold values, effects re-run when a
-//! signal they read changes, and everything lives in one `Runtime` per thread.
+//! A small reactive runtime in the style of Leptos: signals hold values, effects re-run when a
+//! signal they read changes, and everything lives in one `Runtime` per thread. The signals
+//! example drives it through `extern "C"` functions, signals-web through web-sys; both depend
+//! on this crate by path.
 //!
 //! Like Leptos, the runtime is reached through a `thread_local!` and access panics when it is
 //! missing. That is the state a hot patch must bind to: a patch that brought its own copy of
