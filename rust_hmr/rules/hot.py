@@ -117,12 +117,15 @@ class HotPath:
         }
 
     def unit_tasks(self, manifest: LinkManifest) -> list[dict[str, Any]]:
+        """One task per unit (two objects of one file name, which rustc never makes, would
+        share the first one's: the patch link parses what it needs itself)."""
+        units = {unit_task_name(o): o for o in reversed(manifest.hot_objects)}
         return [{
-            "basename": BASENAME, "name": unit_task_name(obj).removeprefix(f"{BASENAME}:"),
+            "basename": BASENAME, "name": name.removeprefix(f"{BASENAME}:"),
             "doc": f"codegen unit {_file_name(obj.path)}, parsed for linking",
             "actions": [(self._parse, (obj,))],
             "file_dep": [obj.stored],
-        } for obj in manifest.hot_objects]
+        } for name, obj in reversed(units.items())]
 
     def patch_task(self, manifest: LinkManifest | None) -> dict[str, Any]:
         units = [] if manifest is None else manifest.hot_objects
@@ -130,7 +133,7 @@ class HotPath:
             "basename": BASENAME, "name": "patch",
             "doc": "link the changed units into a patch against the live code",
             "actions": [self._link],
-            "task_dep": [unit_task_name(o) for o in units],
+            "task_dep": list(dict.fromkeys(unit_task_name(o) for o in units)),
             "file_dep": [str(self.project.manifest_path), str(self.project.ledger_path)],
         }
 
