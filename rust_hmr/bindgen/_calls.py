@@ -122,17 +122,24 @@ def _calls(body: FunctionBody, stop: int | None = None) -> Iterator[tuple[int, i
         if opcode in _CALLS:
             yield at, r.u32("callee")
             continue
-        if opcode == 0xFC:
-            sub = r.u32("0xfc sub-opcode")
-            skips = _PREFIXED.get(sub)
-        else:
-            skips = _IMMEDIATES.get(opcode)
-        if skips is None:
-            what = f"opcode 0xfc {sub}" if opcode == 0xFC else f"opcode {opcode:#04x}"
-            raise BindgenError(f"{what} (at offset {body.offset + at:#x}) is not supported by "
-                               "the call scanner")
-        for skip in skips:
-            skip(r)
+        skip_immediates(r, opcode, "the call scanner")
+
+
+def skip_immediates(r: Reader, opcode: int, scanner: str) -> None:
+    """Read past the immediates of the instruction whose `opcode` `r` just read; an opcode
+    the tables don't know is a BindgenError naming it, its offset and the `scanner`."""
+    at = r.pos - 1
+    if opcode == 0xFC:
+        sub = r.u32("0xfc sub-opcode")
+        skips = _PREFIXED.get(sub)
+    else:
+        skips = _IMMEDIATES.get(opcode)
+    if skips is None:
+        what = f"opcode 0xfc {sub}" if opcode == 0xFC else f"opcode {opcode:#04x}"
+        raise BindgenError(f"{what} (at offset {r.base + at:#x}) is not supported by "
+                           f"{scanner}")
+    for skip in skips:
+        skip(r)
 
 
 def imported_function_count(wasm: WasmFile) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rust_hmr.bindgen._calls import _IMMEDIATES, _PREFIXED, RETURN_CALL
+from rust_hmr.bindgen._calls import RETURN_CALL, skip_immediates
 from rust_hmr.bindgen._errors import BindgenError
 from rust_hmr.wasm import Section, WasmDecodeError, WasmFile
 from rust_hmr.wasm.leb128 import encode_unsigned
@@ -61,15 +61,7 @@ def _scan(body: FunctionBody) -> tuple[list[_Site], list[int]]:
             constant = r.s32("i32 constant")
             continue
         constant = None
-        if opcode == 0xFC:
-            sub = r.u32("0xfc sub-opcode")
-            skips = _PREFIXED.get(sub)
-        else:
-            skips = _IMMEDIATES.get(opcode)
-        if skips is None:
-            raise BindgenError(f"opcode {opcode:#04x} is not supported by the describe slimmer")
-        for skip in skips:
-            skip(r)
+        skip_immediates(r, opcode, "the describe slimmer")
     return sites, slots
 
 
