@@ -19,6 +19,7 @@ loop needs and which an artifact from another machine could not give.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -124,15 +125,21 @@ def _plugin_versions(names: Sequence[str]) -> list[list[str]]:
 
 
 def _cargo_configs(crate_dir: Path, env: Mapping[str, str]) -> list[Path]:
-    """cargo's configuration files for a build in `crate_dir`, nearest first."""
-    home = Path(env.get("CARGO_HOME") or Path.home() / ".cargo")
-    folders = [place / ".cargo" for place in (crate_dir.resolve(), *crate_dir.resolve().parents)]
+    """cargo's configuration files for a build in `crate_dir`, nearest first (every save of
+    the hot path asks: the candidates are worked out once, the files looked for each time)."""
+    home = env.get("CARGO_HOME") or str(Path.home() / ".cargo")
     found = []
-    for folder in [*folders, home]:
-        for name in ("config.toml", "config"):
-            if (folder / name).is_file() and folder / name not in found:
-                found.append(folder / name)
-    return found
+    for candidate in _config_candidates(str(crate_dir), home):
+        if os.path.isfile(candidate) and candidate not in found:
+            found.append(candidate)
+    return [Path(path) for path in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _config_candidates(crate_dir: str, home: str) -> tuple[str, ...]:
+    place = Path(crate_dir).resolve()
+    folders = [folder / ".cargo" for folder in (place, *place.parents)] + [Path(home)]
+    return tuple(str(folder / name) for folder in folders for name in ("config.toml", "config"))
 
 
 def tasks(crate: Crate) -> list[dict[str, Any]]:

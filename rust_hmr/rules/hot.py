@@ -122,7 +122,6 @@ class HotPath:
         units = {unit_task_name(o): o for o in reversed(manifest.hot_objects)}
         return [{
             "basename": BASENAME, "name": name.removeprefix(f"{BASENAME}:"),
-            "doc": f"codegen unit {_file_name(obj.path)}, parsed for linking",
             "actions": [(self._parse, (obj,))],
             "file_dep": [obj.stored],
         } for name, obj in reversed(units.items())]
@@ -145,6 +144,8 @@ class HotPath:
                  self.patch_task(manifest)]
         for task in after:  # `run` runs the compile first, and these once it is done
             task["task_dep"] = [COMPILE, *task.get("task_dep", ())]
+            task.setdefault("doc", f"codegen unit {task['name'].removeprefix(_UNIT)}, parsed "
+                                   "for linking")
         group = {"basename": BASENAME, "name": None,
                  "doc": "the hot path: a patch against the last dev build"}
         return [group, self.compile_task(), *after]
