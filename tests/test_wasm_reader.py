@@ -1,11 +1,14 @@
 """Edge cases of the byte-level reader: every malformed input is one WasmDecodeError."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rust_hmr.wasm.errors import WasmDecodeError
-from rust_hmr.wasm.leb128 import encode_signed, encode_unsigned
+from rust_hmr.wasm.leb128 import encode_range, encode_signed, encode_unsigned
 from rust_hmr.wasm.module import decode_all, parse
 from rust_hmr.wasm.reader import Reader
+from rust_hmr.wasm.writer import Writer
 
 HEADER = b"\0asm\x01\0\0\0"
 
@@ -89,3 +92,40 @@ def test_function_and_code_counts_must_agree() -> None:
     code = b"\x0a\x04\x01\x02\x00\x0b"
     with pytest.raises(WasmDecodeError, match="1 bodies for 2 functions"):
         decode_all(parse(HEADER + types + functions + code))
+
+
+@given(st.integers(0, 2**33), st.integers(0, 600))
+def test_encode_range_is_each_value_encoded(start: int, count: int) -> None:
+    values = range(start, start + count)
+    assert encode_range(start, start + count) == [encode_unsigned(v) for v in values]
+    assert encode_range(start, start + count, signed=True) == [encode_signed(v) for v in values]
+    if start + count <= 2**35:
+        assert encode_range(start, start + count, width=5) == [
+            encode_unsigned(v, 5) for v in values]
+
+
+@pytest.mark.parametrize("edge", [2**7, 2**14, 2**21, 2**28, 2**6, 2**13, 2**20])
+def test_encode_range_across_a_change_of_width(edge: int) -> None:
+    values = range(max(0, edge - 300), edge + 300)
+    assert encode_range(values.start, values.stop) == [encode_unsigned(v) for v in values]
+    assert encode_range(values.start, values.stop, signed=True) == [
+        encode_signed(v) for v in values]
+
+
+def test_encode_range_refuses_what_does_not_fit() -> None:
+    with pytest.raises(ValueError, match="more than 5"):
+        encode_range(2**35 - 1, 2**35 + 1, width=5)
+    with pytest.raises(ValueError, match="negative"):
+        encode_range(-1, 3)
+
+
+@pytest.mark.parametrize("values", [[], [0, 5, 127], [128, 3, 40000, 2], [1, 2**32 - 1],
+                                    list(range(300, 0, -1))])
+def test_u32_vectors_round_trip(values: list[int]) -> None:
+    w = Writer()
+    w.u32_vec(values)
+    data = w.getvalue()
+    assert data == encode_unsigned(len(values)) + b"".join(map(encode_unsigned, values))
+    r = Reader(data)
+    assert r.u32_vec("test", "test item") == values
+    assert r.at_end()

@@ -69,10 +69,49 @@ def test_hot_names_are_the_objects_defined_functions(build: Build) -> None:
 def test_relocation_scan_matches_the_reader(linked: WasmFile) -> None:
     for section in linked.custom("reloc."):
         entries = section.decode().entries
-        for rtype in (RelocType.FUNCTION_INDEX_LEB, RelocType.MEMORY_ADDR_SLEB,
-                      RelocType.FUNCTION_OFFSET_I32):
-            assert scan.relocations(section.payload, int(rtype), section.offset) == [
-                (r.offset, r.index) for r in entries if r.type is rtype], section.name
+        for rtype in RelocType:
+            wanted = [(r.offset, r.index) for r in entries if r.type is rtype]
+            assert scan.relocations(section.payload, int(rtype), section.offset) == wanted
+            assert scan.relocation_offsets(section.payload, int(rtype), section.offset) == [
+                offset for offset, _ in wanted], section.name
+
+
+def test_a_relocation_of_no_known_type_is_a_decode_error() -> None:
+    w = Writer()
+    w.u32(10)  # the target section
+    w.u32(2)  # two entries
+    w.raw(bytes([RelocType.FUNCTION_INDEX_LEB, 3, 1]))
+    w.raw(bytes([0x7E, 9, 2]))  # type 0x7e is no relocation type
+    with pytest.raises(WasmDecodeError, match="relocation 1 of 2") as info:
+        scan.relocations(w.getvalue(), 0, base=0x100)
+    assert info.value.offset == 0x100 + 5
+
+
+def test_call_sites_name_the_relocations_functions(linked: WasmFile) -> None:
+    """The rewrite reads each call's callee from its padded immediate; that is the function of
+    the relocation's symbol."""
+    from rust_hmr.prepare import symbols as found
+
+    linking = found.require_linking(linked)
+    functions = found.read_functions(linked, linking.symbols)
+    calls = found.call_relocations(linked, len(functions.names))
+    section = linked.get("reloc.CODE")
+    assert section is not None
+    symbols = linked.decoded("linking").symbols
+    function_of = {i: s.index for i, s in enumerate(symbols) if s.kind is SymbolKind.FUNCTION}
+    expected = [(offset, function_of[symbol]) for offset, symbol in
+                scan.relocations(section.payload, int(RelocType.FUNCTION_INDEX_LEB))]
+    assert list(zip(calls.offsets, calls.functions, strict=True)) == expected
+
+
+def test_custom_section_is_found_from_the_headers(build: Build) -> None:
+    for obj in build.manifest.objects:
+        data = Path(obj.stored).read_bytes()
+        section = parse(data).get("linking")
+        assert section is not None
+        assert scan.custom_section(data, "linking") == (
+            section.offset, section.offset + len(section.payload))
+        assert scan.custom_section(data, "no such section") is None
 
 
 def test_code_exports_and_names_match_the_readers(linked: WasmFile) -> None:

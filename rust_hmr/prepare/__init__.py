@@ -9,21 +9,21 @@ the rewrite; the symbol map replaces them) and keeps the debug sections, which s
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import blake3
 
-from rust_hmr.prepare import reserve, trampolines
+from rust_hmr.prepare import collector, reserve, trampolines
 from rust_hmr.prepare import symbols as found
 from rust_hmr.prepare.errors import PrepareError
 from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo, Reserved, SymbolMap
 from rust_hmr.prepare.symbols import hot_names
 from rust_hmr.wasm import scan
-from rust_hmr.wasm.leb128 import encode_unsigned
+from rust_hmr.wasm.leb128 import encode_range, encode_unsigned
 from rust_hmr.wasm.module import RELOC_PREFIX, WasmFile, parse
 from rust_hmr.wasm.sections.name import NameKind
-from rust_hmr.wasm.writer import Writer
 
 if TYPE_CHECKING:
     from rust_hmr.shim.link_manifest import LinkManifest
@@ -71,6 +71,7 @@ class _Clock:
         self._last = now
 
 
+@collector.paused()
 def prepare_module(
     data: bytes,
     hot_names: Collection[str],
@@ -93,13 +94,13 @@ def prepare_module(
                else scan.exports(export_section.payload, export_section.offset))
     data_symbols = found.collect_data(wasm, linking, exports)
     stack_pointer = found.stack_pointer_global(linking.symbols)
-    hot = functions.hot(set(hot_names))
+    hot = functions.hot(hot_names if isinstance(hot_names, set) else set(hot_names))
     tables = wasm.decoded("table", [])
     if not tables:
         raise PrepareError("the main module has no function table (link with --export-table)")
     first_slot = tables[0].limits.minimum
     slots_of = found.table_indices(wasm)  # read before the trampolines take over the entries
-    calls = found.call_relocations(wasm, linking.symbols)
+    calls = found.call_relocations(wasm, len(functions.names))
     clock.lap("symbols")
     keep = None if app_exports is None else {name.encode() for name in app_exports}
     plan = trampolines.run(wasm, calls, exports, hot, first_slot, functions.imported, keep)
@@ -112,7 +113,7 @@ def prepare_module(
     out = wasm.to_bytes()
     digest = blake3.blake3(out, max_threads=blake3.blake3.AUTO).hexdigest()
     clock.lap("write")
-    callers = found.direct_callers(wasm, calls, plan)
+    callers = found.direct_callers(wasm, calls, plan.trampoline_of)
     infos = found.function_infos(wasm, functions, plan, slots_of, callers)
     symbols = SymbolMap(infos, data_symbols, reserved, table_export, memory_export, sp_export,
                         module_blake3=digest)
@@ -131,8 +132,7 @@ def prepare_linked(data: bytes, manifest: "LinkManifest",
                           app_exports=manifest.exported)
 
 
-def _name_trampolines(wasm: WasmFile, names: list[str],
-                      plan: dict[int, trampolines.Trampoline]) -> None:
+def _name_trampolines(wasm: WasmFile, names: list[str], plan: trampolines.Plan) -> None:
     """Name each trampoline `<name>.hmr_trampoline` in the `name` section. Their indices come
     after every other function's, so the entries are appended to the function subsection as
     bytes; the other subsections (locals, globals, data) are copied as they are."""
@@ -140,11 +140,7 @@ def _name_trampolines(wasm: WasmFile, names: list[str],
     if section is None or not plan:
         return
     payload = section.payload
-    added = Writer()
-    for f, t in plan.items():
-        added.u32(t.index)
-        added.name(f"{names[f]}.hmr_trampoline")
-    new = added.getvalue()
+    new = _trampoline_names(names, plan)
     for kind, head, start, end in scan.subsections(payload, section.offset):
         if kind == NameKind.FUNCTION:
             count, pos = scan.uleb(payload, start, section.offset)
@@ -157,6 +153,21 @@ def _name_trampolines(wasm: WasmFile, names: list[str],
             return
     section.set_payload(payload + _subsection(NameKind.FUNCTION,
                                               encode_unsigned(len(plan)) + new))
+
+
+def _trampoline_names(names: list[str], plan: trampolines.Plan) -> bytes:
+    """The name map entries of the trampolines: index, then `<name>.hmr_trampoline`. The
+    indices are consecutive, so they are encoded in one go; a name's length, from the few
+    distinct ones."""
+    named = [names[f].encode() + _TRAMPOLINE_SUFFIX for f in plan.functions]
+    lengths = list(map(len, named))
+    encoded_length = {n: encode_unsigned(n) for n in set(lengths)}
+    indices = encode_range(plan.indices.start, plan.indices.stop)
+    return b"".join(chain.from_iterable(zip(
+        indices, map(encoded_length.__getitem__, lengths), named, strict=True)))
+
+
+_TRAMPOLINE_SUFFIX = b".hmr_trampoline"
 
 
 def _subsection(kind: int, body: bytes) -> bytes:

@@ -21,6 +21,7 @@ PAGE = 65536
 MEMORY_EXPORT = "memory"
 TABLE_EXPORT = "__indirect_function_table"
 STACK_POINTER_EXPORT = "__stack_pointer"
+_FUNCTION = int(ExternKind.FUNCTION)
 
 
 def _grow(limits: Limits, by: int, what: str) -> Limits:
@@ -72,7 +73,7 @@ def ensure_exports(wasm: WasmFile, entries: list[scan.RawExport],
     if section is None:
         section = wasm.set("export", [])
     found: dict[int, str] = {}
-    for name, kind, index, *_ in entries:
+    for name, kind, index, *_ in [e for e in entries if e[1] != _FUNCTION]:
         if index == 0 and kind in (ExternKind.MEMORY, ExternKind.TABLE):
             found.setdefault(kind, name.decode())
         if kind == ExternKind.GLOBAL and index == stack_pointer:

@@ -6,14 +6,19 @@ each data symbol with its address and size, local ones included; and the room re
 patches.
 """
 
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, field, fields
 from functools import cached_property
+from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgpack
 
 from rust_hmr.atomic import write_atomic
+from rust_hmr.prepare import collector
 from rust_hmr.wasm.demangle import demangle_or_raw
 
 # 4: rows of plain lists in field order (no field names, no demangled names: those are
@@ -144,6 +149,7 @@ class SymbolMap:
         write_atomic(path, self.to_bytes())
 
     @classmethod
+    @collector.paused()
     def from_bytes(cls, blob: bytes, where: str = "symbol map") -> "SymbolMap":
         # use_list=False: every array comes back a tuple, as the dataclasses hold them.
         raw = msgpack.unpackb(blob, raw=False, use_list=False)
@@ -151,14 +157,36 @@ class SymbolMap:
             found = raw.get("version") if isinstance(raw, dict) else None
             raise ValueError(f"{where}: symbol map version {found}, expected "
                              f"{FORMAT_VERSION}: rebuild")
-        functions = [FunctionInfo(*row) for row in raw["functions"]]
-        data = [DataInfo(*row) for row in raw["data"]]
+        functions = _loaded(FunctionInfo, raw["functions"])
+        data = _loaded(DataInfo, raw["data"])
         return cls(functions, data, Reserved(*raw["reserved"]), raw["table_export"],
                    raw["memory_export"], raw["stack_pointer_export"], raw["module_blake3"])
 
     @classmethod
     def load(cls, path: Path) -> "SymbolMap":
         return cls.from_bytes(path.read_bytes(), str(path))
+
+
+T = TypeVar("T", FunctionInfo, DataInfo)
+
+
+def instances(cls: type[T], rows: Iterable[Sequence[Any]], count: int) -> list[T]:
+    """One `cls` per row of its field values in order (`rows` yields `count` of them), equal
+    to `cls(*row)` but built in C: each instance's dict takes its row's fields at once, where
+    the frozen `__init__` would set each field through `object.__setattr__` (a large app has
+    40k functions, read and written on every full build)."""
+    names = tuple(f.name for f in fields(cls))
+    out: list[T] = list(map(object.__new__, repeat(cls, count)))
+    deque(map(dict.update, map(vars, out), map(zip, repeat(names), rows)), maxlen=0)
+    if out and not vars(out[-1]):
+        raise ValueError(f"fewer than {count} {cls.__name__} rows")
+    return out
+
+
+def _loaded(cls: type[T], rows: Sequence[Sequence[Any]]) -> list[T]:
+    if not set(map(len, rows)) <= {len(fields(cls))}:
+        raise ValueError(f"{cls.__name__} rows must have {len(fields(cls))} fields")
+    return instances(cls, rows, len(rows))
 
 
 # The fields of an instance as a tuple, in order (not `astuple`: it deep-copies each value).

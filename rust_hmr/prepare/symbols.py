@@ -8,18 +8,23 @@ zero-filled `.bss` that the data section leaves out, from the layout rule wasm-l
 (segments back to back, each aligned).
 """
 
-from bisect import bisect_right
-from collections import Counter, defaultdict
+import mmap
+import os
+import sys
+from collections import Counter, deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from itertools import repeat
+from operator import add
 from pathlib import Path
+from typing import TypeVar
 
 from rust_hmr.prepare.errors import PrepareError
-from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo
-from rust_hmr.prepare.trampolines import Trampoline
+from rust_hmr.prepare.symbol_map import DataInfo, FunctionInfo, instances
+from rust_hmr.prepare.trampolines import Calls, Plan
 from rust_hmr.wasm import scan
-from rust_hmr.wasm.module import Section, WasmFile, parse
+from rust_hmr.wasm.leb128 import encode_range
+from rust_hmr.wasm.module import MAGIC, VERSION, Section, WasmFile, parse
 from rust_hmr.wasm.scan import RawSymbol, ScannedLinking
 from rust_hmr.wasm.sections.globals import Global
 from rust_hmr.wasm.sections.imports import ExternKind, Import
@@ -30,6 +35,9 @@ from rust_hmr.wasm.sections.types import FuncType
 
 _FUNCTION, _DATA, _GLOBAL = int(SymbolKind.FUNCTION), int(SymbolKind.DATA), int(SymbolKind.GLOBAL)
 _UNDEFINED, _LOCAL = int(SymbolFlags.UNDEFINED), int(SymbolFlags.BINDING_LOCAL)
+_GLOBAL_EXPORT = int(ExternKind.GLOBAL)
+V = TypeVar("V")
+_HEADER = MAGIC + VERSION.to_bytes(4, "little")
 
 
 def require_linking(wasm: WasmFile) -> ScannedLinking:
@@ -45,11 +53,23 @@ def hot_names(objects: Iterable[Path]) -> set[str]:
     """Mangled names of the functions the relocatable `objects` define (the crate's own)."""
     out: set[str] = set()
     for path in objects:
-        section = parse(path.read_bytes()).get("linking")
-        if section is None:
-            continue
-        out.update(scan.defined_functions(section.payload, section.offset))
+        found = _linking_payload(path)
+        if found is not None:
+            out.update(scan.defined_functions(*found))
     return out
+
+
+def _linking_payload(path: Path) -> tuple[bytes, int] | None:
+    """An object's `linking` payload and its offset in the file, read through a memory map:
+    the code and debug sections around it (most of the file) are never read."""
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size < len(_HEADER):
+            parse(file.read())  # raises: too short for a wasm file
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            if view[: len(_HEADER)] != _HEADER:
+                parse(view[: len(_HEADER)])  # raises: not a core wasm file
+            found = scan.custom_section(view, "linking")
+            return None if found is None else (view[found[0] : found[1]], found[0])
 
 
 def function_imports(wasm: WasmFile) -> list[Import]:
@@ -79,48 +99,68 @@ class Functions:
 
     def hot(self, crate_names: set[str]) -> list[int]:
         """The defined functions one of whose names is in `crate_names`."""
-        return [i for i in range(self.imported, len(self.names))
-                if self.names[i] in crate_names or not crate_names.isdisjoint(self.aliases[i])]
+        names, aliases = self.names, self.aliases
+        return [i for i in range(self.imported, len(names)) if names[i] in crate_names
+                or (aliases[i] and not crate_names.isdisjoint(aliases[i]))]
 
 
 def read_functions(wasm: WasmFile, symbols: list[RawSymbol]) -> Functions:
     imported = function_imports(wasm)
     defined: list[int] = wasm.decoded("function", [])
+    total = len(imported) + len(defined)
+    named = [s for s in symbols if s[0] == _FUNCTION and s[2] is not None and 0 <= s[3] < total]
+    indices = [s[3] for s in named]
+    symbol_names = [s[2] or "" for s in named]  # (none is None)
+    first = dict(zip(reversed(indices), reversed(symbol_names), strict=True))  # the first name
     debug_names = function_names(wasm)
-    by_index: dict[int, list[str]] = {}
-    for kind, _, name, index, *_ in symbols:
-        if kind == _FUNCTION and name is not None and index >= 0:
-            by_index.setdefault(index, []).append(name)
-    names = [imp.field for imp in imported]
-    aliases: list[tuple[str, ...]] = [() for _ in imported]
-    for index in range(len(imported), len(imported) + len(defined)):
-        own = by_index.get(index, ())
-        name = debug_names.get(index) or (own[0] if own else f"<function {index}>")
-        names.append(name)
-        aliases.append(tuple(n for n in own if n != name) if own else ())
-    for index, own in by_index.items():  # an import's symbols (an explicit name, say)
-        if index < len(imported):
-            aliases[index] = tuple(n for n in own if n != names[index])
+    names = [imp.field for imp in imported] + [
+        debug_names.get(i) or first.get(i, f"<function {i}>")
+        for i in range(len(imported), total)]
     type_indices = [imp.type_index for imp in imported] + defined
-    return Functions(names, aliases, type_indices, len(imported))
+    return Functions(names, _aliases(indices, symbol_names, names), type_indices,
+                     len(imported))
 
 
-def function_infos(wasm: WasmFile, functions: Functions, plan: dict[int, Trampoline],
-                   table_slots: dict[int, int], callers: dict[int, set[int]],
+def _aliases(indices: list[int], symbol_names: list[str], names: list[str],
+             ) -> list[tuple[str, ...]]:
+    """Each function's symbol names (`symbol_names[k]` names function `indices[k]`) other than
+    its own name, in symbol order: () for nearly every function (one symbol, named as the
+    function is)."""
+    out: list[tuple[str, ...]] = [()] * len(names)
+    for index, name in zip(indices, symbol_names, strict=True):
+        if name != names[index]:
+            out[index] = (*out[index], name)
+    return out
+
+
+def function_infos(wasm: WasmFile, functions: Functions, plan: Plan,
+                   table_slots: dict[int, int], callers: dict[int, tuple[int, ...]],
                    ) -> list[FunctionInfo]:
-    """The symbol map's functions, each built once with everything the rewrite decided."""
+    """The symbol map's functions, each built once with everything the rewrite decided:
+    field by field over all functions (columns), then one instance per function."""
     types: list[FuncType] = wasm.decoded("type", [])
-    signatures = [(tuple(map(str, t.params)), tuple(map(str, t.results))) for t in types]
-    out = []
-    for index, (name, aliases, type_index) in enumerate(zip(
-            functions.names, functions.aliases, functions.type_indices, strict=True)):
-        params, results = signatures[type_index]
-        t = plan.get(index)
-        out.append(FunctionInfo(
-            index, name, type_index, params, results, aliases, index < functions.imported,
-            t is not None, None if t is None else t.slot, None if t is None else t.index,
-            table_slots.get(index),
-            tuple(sorted(callers.get(index, ()))) if t is not None else ()))
+    params = [tuple(map(str, t.params)) for t in types]
+    results = [tuple(map(str, t.results)) for t in types]
+    count, type_indices = len(functions.names), functions.type_indices
+    if not len(functions.aliases) == len(type_indices) == count:
+        raise ValueError("names, aliases and types disagree on the number of functions")
+    hot = _scattered(count, False, plan.functions, repeat(True))
+    slots = _scattered(count, None, plan.functions, plan.slots)
+    trampoline_indices = _scattered(count, None, plan.functions, plan.indices)
+    hot_callers = _scattered(count, (), plan.functions, map(callers.get, plan.functions,
+                                                            repeat(())))
+    imported = [True] * functions.imported + [False] * (count - functions.imported)
+    columns = (range(count), functions.names, type_indices,
+               list(map(params.__getitem__, type_indices)),
+               list(map(results.__getitem__, type_indices)), functions.aliases, imported, hot,
+               slots, trampoline_indices, list(map(table_slots.get, range(count))), hot_callers)
+    return instances(FunctionInfo, zip(*columns, strict=True), count)
+
+
+def _scattered(count: int, default: V, at: Iterable[int], values: Iterable[V]) -> list[V]:
+    """`count` times `default`, but `values` at the indices `at`."""
+    out = [default] * count
+    deque(map(out.__setitem__, at, values), maxlen=0)
     return out
 
 
@@ -128,9 +168,8 @@ def segment_addresses(wasm: WasmFile, linking: ScannedLinking,
                       exports: list[scan.RawExport]) -> list[int]:
     """The address of each output segment named in the linking section."""
     globals_: list[Global] = wasm.decoded("global", [])
-    exported = {name.decode(): globals_[index].init.i32_value()
-                for name, kind, index, *_ in exports
-                if kind == ExternKind.GLOBAL and index < len(globals_)}
+    exported = {e[0].decode(): globals_[e[2]].init.i32_value() for e in exports
+                if e[1] == _GLOBAL_EXPORT and e[2] < len(globals_)}
     votes: dict[int, Counter[int]] = {}
     for kind, flags, name, _, segment, offset, _ in linking.symbols:
         if kind == _DATA and not flags & _UNDEFINED and name in exported:
@@ -163,15 +202,16 @@ def collect_data(wasm: WasmFile, linking: ScannedLinking,
                  exports: list[scan.RawExport]) -> list[DataInfo]:
     bases = segment_addresses(wasm, linking, exports)
     names = [s.name for s in linking.segments]
-    return [DataInfo(name, bases[segment] + offset, size, names[segment], bool(flags & _LOCAL))
+    rows = [(name, bases[segment] + offset, size, names[segment], bool(flags & _LOCAL))
             for kind, flags, name, _, segment, offset, size in linking.symbols
             if kind == _DATA and not flags & _UNDEFINED and name is not None]
+    return instances(DataInfo, rows, len(rows))
 
 
 def stack_pointer_global(symbols: list[RawSymbol]) -> int:
-    for kind, flags, name, index, *_ in symbols:
-        if kind == _GLOBAL and name == "__stack_pointer" and not flags & _UNDEFINED:
-            return max(index, 0)
+    for s in symbols:
+        if s[0] == _GLOBAL and s[2] == "__stack_pointer" and not s[1] & _UNDEFINED:
+            return max(s[3], 0)
     raise PrepareError("the main module defines no __stack_pointer global")
 
 
@@ -187,29 +227,61 @@ def table_indices(wasm: WasmFile) -> dict[int, int]:
     return out
 
 
-def call_relocations(wasm: WasmFile, symbols: list[RawSymbol]) -> list[tuple[int, int]]:
-    """(code payload offset, function index) of each FUNCTION_INDEX_LEB relocation whose
-    symbol is a function."""
+def call_relocations(wasm: WasmFile, function_count: int) -> Calls:
+    """Each FUNCTION_INDEX_LEB relocation of the code, with the function it names.
+
+    That function is read from the site itself, where the linker wrote its index padded to 5
+    bytes (the padding the rewrite relies on), through a table of those encodings: the
+    relocations' symbols are never decoded. A site that holds no function's index (wasm-ld
+    writes none such) is left out."""
     section: Section | None = wasm.get("reloc.CODE")
-    if section is None:
-        return []
-    function_of = [index if kind == _FUNCTION else -1 for kind, _, _, index, *_ in symbols]
-    pairs = scan.relocations(section.payload, int(RelocType.FUNCTION_INDEX_LEB), section.offset)
-    return [(offset, function_of[sym]) for offset, sym in pairs if function_of[sym] >= 0]
+    code = wasm.get("code")
+    if section is None or code is None:
+        return Calls([], [])
+    offsets = scan.relocation_offsets(section.payload, int(RelocType.FUNCTION_INDEX_LEB),
+                                      section.offset)
+    index_of = dict(zip(encode_range(0, function_count, width=5), range(function_count),
+                        strict=True))
+    payload = code.payload
+    sites = map(payload.__getitem__, map(slice, offsets, map(add, offsets, repeat(5))))
+    functions = list(map(index_of.get, sites, repeat(-1)))
+    if -1 in functions:
+        kept = [k for k, f in enumerate(functions) if f >= 0]
+        offsets, functions = [offsets[k] for k in kept], [functions[k] for k in kept]
+    return Calls(offsets, functions)
 
 
-def direct_callers(wasm: WasmFile, calls: list[tuple[int, int]],
-                   callees: Collection[int]) -> dict[int, set[int]]:
-    """callee -> the functions whose bodies call it directly, from the call relocations; only
-    for `callees`."""
+def direct_callers(wasm: WasmFile, calls: Calls,
+                   callees: Collection[int]) -> dict[int, tuple[int, ...]]:
+    """callee -> the functions whose bodies call it directly (ascending, each once), from the
+    call relocations; only for `callees`."""
     code = wasm.get("code")
     if code is None:
         return {}
-    first_defined = len(function_imports(wasm))
+    offsets, functions = calls.offsets, calls.functions
+    if offsets != sorted(offsets):  # wasm-ld writes them in order; sort them if not
+        order = sorted(range(len(offsets)), key=offsets.__getitem__)
+        offsets, functions = [offsets[k] for k in order], [functions[k] for k in order]
     starts = scan.body_starts(code.payload, code.offset)
-    wanted = [(offset, callee) for offset, callee in calls if callee in callees]
-    bodies = map(bisect_right, repeat(starts), [offset for offset, _ in wanted])
-    out: defaultdict[int, set[int]] = defaultdict(set)
-    for (_, callee), body in zip(wanted, bodies, strict=True):
-        out[callee].add(first_defined + body - 1)
-    return out
+    return _callers(starts, len(function_imports(wasm)), offsets, functions, callees)
+
+
+def _callers(starts: list[int], first_defined: int, offsets: list[int], functions: list[int],
+             callees: Collection[int]) -> dict[int, tuple[int, ...]]:
+    """`direct_callers` for `offsets` in ascending order: the bodies (`starts`) are walked
+    alongside the calls, so each call's body is found without a search, and each callee's
+    callers come in order."""
+    out: dict[int, list[int]] = {}
+    ends = [*starts[1:], sys.maxsize]  # where each body ends (the next one begins)
+    body = 0
+    for offset, callee in zip(offsets, functions, strict=True):
+        while ends[body] <= offset:
+            body += 1
+        if callee in callees:
+            caller = first_defined + body
+            found = out.get(callee)
+            if found is None:
+                out[callee] = [caller]
+            elif found[-1] != caller:
+                found.append(caller)
+    return {callee: tuple(found) for callee, found in out.items()}

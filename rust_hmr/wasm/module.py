@@ -149,17 +149,20 @@ class Section:
             return len(encode_unsigned(len(raw_name))) + len(raw_name) + len(self.payload)
         return len(self.payload)
 
-    def write(self, out: bytearray) -> None:
-        out.append(self.id)
+    def header(self) -> bytes:
+        """The bytes before the payload: id, size and, for a custom section, its name."""
         size = self.encoded_size()
         width = self.size_width
         if width is not None and size >= 1 << (7 * width):
             width = None
-        out += encode_unsigned(size, width)
+        head = bytes([self.id]) + encode_unsigned(size, width)
         if self.is_custom:
             raw_name = self.name.encode()
-            out += encode_unsigned(len(raw_name))
-            out += raw_name
+            head += encode_unsigned(len(raw_name)) + raw_name
+        return head
+
+    def write(self, out: bytearray) -> None:
+        out += self.header()
         out += self.payload
 
 
@@ -219,11 +222,11 @@ class WasmFile:
         return next(i for i, s in enumerate(self.sections) if s is section)
 
     def to_bytes(self) -> bytes:
-        out = bytearray(MAGIC)
-        out += VERSION.to_bytes(4, "little")
+        """The whole file, each payload copied once."""
+        parts = [MAGIC, VERSION.to_bytes(4, "little")]
         for section in self.sections:
-            section.write(out)
-        return bytes(out)
+            parts += (section.header(), section.payload)
+        return b"".join(parts)
 
 
 def parse(data: bytes) -> WasmFile:

@@ -125,6 +125,16 @@ class Reader:
     def vec(self, item: Callable[["Reader"], T], what: str) -> list[T]:
         return [item(self) for _ in range(self.count(what))]
 
+    def u32_vec(self, what: str, item: str) -> list[int]:
+        """A vector of u32s, taken in one step when each is one byte (below 0x80), as every
+        type index is in a module with fewer than 128 types."""
+        n = self.count(what)
+        head = self.data[self.pos : self.pos + n]
+        if head.isascii():
+            self.pos += n
+            return list(head)
+        return [self.u32(item) for _ in range(n)]
+
     def sub(self, n: int, what: str) -> "Reader":
         """A reader over the next `n` bytes; this reader moves past them."""
         if n > self.end - self.pos:

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from rust_hmr.wasm.leb128 import encode_signed, encode_unsigned
+from rust_hmr.wasm.leb128 import encode_range, encode_signed, encode_unsigned
 
 T = TypeVar("T")
 
@@ -50,9 +50,15 @@ class Writer:
 
     def u32_vec(self, values: Iterable[int]) -> None:
         """A vector of u32s (what `vec(values, Writer.u32)` writes, without a call per item)."""
-        encoded = list(map(encode_unsigned, values))
-        self.u32(len(encoded))
-        self.out += b"".join(encoded)
+        values = list(values)
+        self.u32(len(values))
+        top = max(values, default=0)
+        if top < 0x80:  # each its own byte (bytes() refuses negatives)
+            self.out += bytes(values)
+        elif top < 4 * len(values) and min(values) >= 0:  # dense: from a table of 0..top
+            self.out += b"".join(map(encode_range(0, top + 1).__getitem__, values))
+        else:
+            self.out += b"".join(map(encode_unsigned, values))
 
     def sized(self, body: bytes) -> None:
         """`body` preceded by its length, the shape of sub-sections and code bodies."""

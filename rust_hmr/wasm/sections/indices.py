@@ -6,7 +6,7 @@ from rust_hmr.wasm.writer import Writer
 
 def read_functions(r: Reader) -> list[int]:
     """The type index of each defined function."""
-    return r.vec(lambda r: r.u32("function type index"), "function")
+    return r.u32_vec("function", "function type index")
 
 
 def write_functions(w: Writer, type_indices: list[int]) -> None:
