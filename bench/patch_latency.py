@@ -25,6 +25,7 @@ grows < 1.5x from 10 to 200 modules.
 """
 
 import argparse
+import dataclasses
 import shutil
 import statistics
 import tempfile
@@ -142,11 +143,7 @@ def direct_rebuild(project: Project) -> Patch | FullReload | CompileError:
     cargo = time.perf_counter() - start
     result = link_changes(project, manifest, symbols, ledger, sources)
     timings = {"cargo": cargo, "link": time.perf_counter() - start - cargo}
-    if isinstance(result, Patch):
-        return Patch(result.id, result.module, result.functions, result.objects, timings,
-                     result.placed_bytes, result.ledger_memory_used, result.ledger_slots_used,
-                     result.changed)
-    return result
+    return dataclasses.replace(result, timings=timings)
 
 
 def patch_once(project: Project, host: Host, editor: Editor,

@@ -141,9 +141,3 @@ class Database:
             task.init_options()
             dependency.save_success(task)
         dependency.close()
-
-    def close(self) -> None:
-        """Close the connection (from the thread that last ran tasks)."""
-        if self._dependency is not None and self._thread == threading.get_ident():
-            self._dependency.backend._conn.close()
-        self._dependency = None

@@ -119,12 +119,14 @@ class HotPath:
     def unit_tasks(self, manifest: LinkManifest) -> list[dict[str, Any]]:
         """One task per unit (two objects of one file name, which rustc never makes, would
         share the first one's: the patch link parses what it needs itself)."""
-        units = {unit_task_name(o): o for o in reversed(manifest.hot_objects)}
+        units: dict[str, ObjectFile] = {}
+        for obj in manifest.hot_objects:
+            units.setdefault(unit_task_name(obj), obj)
         return [{
             "basename": BASENAME, "name": name.removeprefix(f"{BASENAME}:"),
             "actions": [(self._parse, (obj,))],
             "file_dep": [obj.stored],
-        } for name, obj in reversed(units.items())]
+        } for name, obj in units.items()]
 
     def patch_task(self, manifest: LinkManifest | None) -> dict[str, Any]:
         units = [] if manifest is None else manifest.hot_objects
