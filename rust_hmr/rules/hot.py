@@ -6,10 +6,11 @@
                        blake3 (the object store names each object by it)
     hot:patch          the patch link against the live code: a `Patch` or a `FullReload`
 
-`Project.rebuild()` runs them in-process through doit's engine (`rules.engine`), in two
-steps, because the units are known only once the compile has captured them: `hot:compile`,
-then the units and `hot:patch`. So `rust-hmr dev`, `doit dev` and a `Project` in a script run
-the same tasks, and doit decides what is up to date:
+`Project.rebuild()` runs them in-process through doit's engine (`rules.engine`), in one
+pass: the units are known only once the compile has captured them, so `hot:patch` is made by
+doit's delayed task creation, after `hot:compile`, with the units it depends on. So
+`rust-hmr dev`, `doit dev` and a `Project` in a script run the same tasks, and doit decides
+what is up to date:
 
 - `hot:compile` is up to date while every input of the last compile is as it was: each
   source's blake3 (taken before cargo starts, so a save during the build is never lost), the
@@ -30,14 +31,17 @@ links a patch against the last dev build from the command line and keeps it unde
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
+from doit.task import DelayedLoader, Task
 
 from rust_hmr.rules.checkers import file_blake3, flags_changed
-from rust_hmr.rules.engine import Database, Ran
+from rust_hmr.rules.engine import Database, Ran, TaskPool
 from rust_hmr.rules.patch_link import link_changes
 
 if TYPE_CHECKING:
@@ -95,6 +99,8 @@ class HotPath:
         self._raised: BaseException | None = None
         self._timings: dict[str, float] = {}
         self._db: Database | None = None
+        self._pool = TaskPool()  # a save's Tasks, kept for the next one (`rules.engine`)
+        self._compiled = 0.0  # perf_counter when the compile stage was done
 
     @property
     def db(self) -> Database:
@@ -117,24 +123,21 @@ class HotPath:
         }
 
     def unit_tasks(self, manifest: LinkManifest) -> list[dict[str, Any]]:
-        """One task per unit (two objects of one file name, which rustc never makes, would
-        share the first one's: the patch link parses what it needs itself)."""
-        units: dict[str, ObjectFile] = {}
-        for obj in manifest.hot_objects:
-            units.setdefault(unit_task_name(obj), obj)
-        return [{
+        return [self._unit_task(name, obj) for name, obj in _units(manifest).items()]
+
+    def _unit_task(self, name: str, obj: ObjectFile) -> dict[str, Any]:
+        return {
             "basename": BASENAME, "name": name.removeprefix(f"{BASENAME}:"),
             "actions": [(self._parse, (obj,))],
             "file_dep": [obj.stored],
-        } for name, obj in units.items()]
+        }
 
     def patch_task(self, manifest: LinkManifest | None) -> dict[str, Any]:
-        units = [] if manifest is None else manifest.hot_objects
         return {
             "basename": BASENAME, "name": "patch",
             "doc": "link the changed units into a patch against the live code",
             "actions": [self._link],
-            "task_dep": list(dict.fromkeys(unit_task_name(o) for o in units)),
+            "task_dep": [] if manifest is None else list(_units(manifest)),
             "file_dep": [str(self.project.manifest_path), str(self.project.ledger_path)],
         }
 
@@ -157,29 +160,45 @@ class HotPath:
     def run(self) -> Patch | FullReload | CompileError:
         """A save: the stages that are not up to date, then the outcome (see
         `Project.rebuild`)."""
+        from rust_hmr.cargo_build import CompileError
         from rust_hmr.link import Patch
 
         _, ledger = self.project.live_state()  # BuildError when there is no build yet
-        start = time.perf_counter()
+        start = self._compiled = time.perf_counter()
         self._outcome = self._raised = self._manifest = self._sources = None
-        first = self._run([self.compile_task()], COMPILE)
-        self._timings = {"cargo": time.perf_counter() - start}
-        if self._outcome is not None:  # a compile error
-            self.ran = first
+        self._pool.next_run()
+        later = Task(PATCH, None, loader=DelayedLoader(self._after_compile, executed=COMPILE))
+        self.ran = self._run([self._pool.task(COMPILE, self.compile_task), later], PATCH)
+        done = time.perf_counter()
+        self._timings = {"cargo": self._compiled - start, "link": done - self._compiled}
+        if isinstance(self._outcome, CompileError):
             return self._outcome
-        start = time.perf_counter()
-        manifest = self._manifest or self.project.load_manifest()
-        second = self._run([*self.unit_tasks(manifest), self.patch_task(manifest)], PATCH)
-        self.ran = Ran(first.executed + second.executed, first.up_to_date + second.up_to_date,
-                       {**first.failed, **second.failed})
         if self._outcome is None:  # nothing differs from the last patch's state
             self._outcome = Patch(ledger.patches, b"", ledger_memory_used=ledger.memory_used,
                                   ledger_slots_used=ledger.slots_used)
-        self._timings["link"] = time.perf_counter() - start
         return replace(self._outcome, timings={**self._timings,
                                                **self._outcome.timings})
 
-    def _run(self, tasks: list[dict[str, Any]], selected: str) -> Ran:
+    def _after_compile(self) -> Iterator[Task]:
+        """The stages after the compile, which doit makes once it is done: one per unit it
+        captured, and the patch link depending on them all. After a failed compile, only
+        the patch stage, which then fails for it."""
+        self._compiled = time.perf_counter()
+        if self._outcome is not None or self._raised is not None:
+            yield Task(PATCH, None)
+            return
+        try:
+            manifest = self._manifest or self.project.load_manifest()
+        except Exception as err:  # raised by `run`, once doit is done
+            self._raised = err
+            yield Task(PATCH, None)
+            return
+        units = _units(manifest)
+        for name, obj in units.items():
+            yield self._pool.task((name, obj.stored), partial(self._unit_task, name, obj))
+        yield self._pool.task((PATCH, *units), partial(self.patch_task, manifest))
+
+    def _run(self, tasks: list[dict[str, Any] | Task], selected: str) -> Ran:
         ran = self.db.run(tasks, [selected])
         if self._raised is not None:
             raise self._raised
@@ -286,6 +305,15 @@ def stage_tasks(crate: Crate) -> list[dict[str, Any]]:
     from rust_hmr._project import Project
 
     return HotPath(Project(crate.dir), keep=crate.stage_dir(BASENAME)).tasks()
+
+
+def _units(manifest: LinkManifest) -> dict[str, ObjectFile]:
+    """The hot units by task name (two objects of one file name, which rustc never makes,
+    would share the first one's task: the patch link parses what it needs itself)."""
+    units: dict[str, ObjectFile] = {}
+    for obj in manifest.hot_objects:
+        units.setdefault(unit_task_name(obj), obj)
+    return units
 
 
 def _blake3_or_missing(path: Path) -> str:
