@@ -112,7 +112,7 @@ def member_objects(rlibs: Iterable[str], archives: Path, store: Path,
             path = Path(member)
             name = f"{rlib}({path.name.split('-', 1)[1]})"
             digest, size = hashes.digest(name, path)
-            out.append(ObjectFile(name, digest, size, str(store_object(path, digest, store))))
+            out.append(ObjectFile(name, digest, size, store_object(path, digest, store)))
     return out
 
 

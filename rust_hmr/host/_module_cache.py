@@ -10,6 +10,7 @@ cut short or flipped by a bit is compiled again and replaced, never run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import os
 import platform
@@ -81,14 +82,18 @@ class CompiledModule:
     seconds: float  # time to compile, or to read and deserialize
 
 
+@functools.cache
+def _key_context() -> bytes:
+    """What, besides the wasm, the compiled code depends on: the same for the whole process
+    (reading wasmtime's version from its metadata costs more than hashing a patch)."""
+    return (f"{_FORMAT!r} wasmtime {importlib.metadata.version('wasmtime')} "
+            f"{sorted(ENGINE_SETTINGS.items())!r} {sys.platform} {platform.machine()}\0"
+            ).encode()
+
+
 def cache_key(wasm: bytes) -> str:
     """The key of `wasm` compiled by this process's wasmtime, engine settings and machine."""
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    context = (
-        f"{_FORMAT!r} wasmtime {importlib.metadata.version('wasmtime')} "
-        f"{sorted(ENGINE_SETTINGS.items())!r} {sys.platform} {platform.machine()}\0"
-    )
-    hasher.update(context.encode())
+    hasher = blake3.blake3(_key_context(), max_threads=blake3.blake3.AUTO)
     hasher.update(wasm)
     return hasher.hexdigest()
 

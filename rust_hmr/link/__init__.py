@@ -6,7 +6,6 @@ made, so a refused patch leaves the ledger as it was. It gives the `Patch` that
 functions).
 """
 
-import copy
 from collections.abc import Mapping
 
 import wasmtime
@@ -27,7 +26,7 @@ def link_patch(views: list[ObjectView], symbols: SymbolMap, ledger: Ledger,
                renames: Mapping[str, str | None] | None = None) -> Patch:
     """Link `views` against the main module; raises PatchRefused with the reason when the
     edit can't be patched safely. On success `ledger` holds the new placements."""
-    trial = copy.deepcopy(ledger)
+    trial = ledger.copy()
     linked = PatchLinker(views, symbols, trial, renames).link()
     try:
         wasmtime.Module.validate(_VALIDATOR, linked.module)

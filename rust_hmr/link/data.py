@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.outcomes import PatchRefused
-from rust_hmr.prepare.symbol_map import DataInfo, SymbolMap
+from rust_hmr.prepare.symbol_map import ANONYMOUS_PREFIXES, DataInfo, SymbolMap
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.linking import Symbol, SymbolKind
 
-_ANONYMOUS = (".L", "anon.")
 _READ_ONLY = (".rodata", ".data.rel.ro")
 
 
 def is_anonymous(name: str) -> bool:
-    return name.startswith(_ANONYMOUS)
+    return name.startswith(ANONYMOUS_PREFIXES)
 
 
 def _path(name: str) -> str:
@@ -88,12 +87,8 @@ class DataResolver:
     def __init__(self, views: list[ObjectView], symbols: SymbolMap, ledger: Ledger) -> None:
         self.views = views
         self.ledger = ledger
-        self.main: dict[str, DataInfo] = {}
-        self.main_paths: dict[str, str] = {}  # demangled path without hash -> mangled name
-        for info in symbols.data:
-            self.main.setdefault(info.name, info)
-            if not is_anonymous(info.name) and info.writable:
-                self.main_paths.setdefault(info.path, info.name)
+        self.main: dict[str, DataInfo] = symbols.data_named()
+        self.main_paths = symbols.writable_paths()  # demangled path without hash -> name
 
     def _existing(self, name: str) -> tuple[int, int] | None:
         """(address, size) of a named static the app already has, in main or the ledger."""

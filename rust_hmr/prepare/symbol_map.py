@@ -26,6 +26,10 @@ from rust_hmr.wasm.demangle import demangle_or_raw
 FORMAT_VERSION = 4
 
 
+# Names of data symbols that are never matched by name: local labels and anonymous constants
+ANONYMOUS_PREFIXES = (".L", "anon.")
+
+
 @dataclass(frozen=True)
 class FunctionInfo:
     """A function of the main module. `index` is its index in the function index space.
@@ -108,6 +112,8 @@ class SymbolMap:
     version: int = FORMAT_VERSION
     _by_name: dict[str, list[FunctionInfo]] = field(default_factory=dict, repr=False,
                                                     compare=False)
+    _data_by_name: dict[str, DataInfo] = field(default_factory=dict, repr=False, compare=False)
+    _writable_paths: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
         """Every function with this mangled name. Several when a unit-local function (an
@@ -118,6 +124,24 @@ class SymbolMap:
                 for n in (f.name, *f.names):
                     self._by_name.setdefault(n, []).append(f)
         return self._by_name.get(name, [])
+
+    def data_named(self) -> dict[str, DataInfo]:
+        """The data symbols by mangled name (the first one of a name), made on first use:
+        every patch asks, and the map of the live code does not change."""
+        if not self._data_by_name and self.data:
+            for info in self.data:
+                self._data_by_name.setdefault(info.name, info)
+        return self._data_by_name
+
+    def writable_paths(self) -> dict[str, str]:
+        """The named writable data symbols' mangled names (the first one of a path) by their
+        demangled path without the hash, made on first use. Anonymous symbols (`.L...`,
+        `anon....`) are left out: they are never matched by name."""
+        if not self._writable_paths:
+            for info in self.data:
+                if info.writable and not info.name.startswith(ANONYMOUS_PREFIXES):
+                    self._writable_paths.setdefault(info.path, info.name)
+        return self._writable_paths
 
     def function(self, name: str) -> FunctionInfo:
         """A function by any of its mangled names; KeyError if the module has none such."""

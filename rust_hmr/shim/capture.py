@@ -70,12 +70,13 @@ class ObjectHashes:
 
     known: dict[tuple[str, int, int, int], str] = field(default_factory=dict)
 
-    def digest(self, name: str, path: Path) -> tuple[str, int]:
-        stat = path.stat()
+    def digest(self, name: str, path: str | Path) -> tuple[str, int]:
+        stat = os.stat(path)
         key = (name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         digest = self.known.get(key)
         if digest is None:
-            digest = blake3.blake3(path.read_bytes()).hexdigest()
+            with open(path, "rb") as f:
+                digest = blake3.blake3(f.read()).hexdigest()
             self.known[key] = digest
         return digest, stat.st_size
 
@@ -92,25 +93,27 @@ def read_capture(capture: Path, store: Path, crate: str,
     args = args[2:] if args[:2] == ["-flavor", "wasm"] else args
     store.mkdir(parents=True, exist_ok=True)
     objects: dict[str, ObjectFile] = {}
+    folder = str(capture)  # os.path, not pathlib: this runs for every object on every save
     for arg in args:
         if not arg.endswith(".o"):
             continue
-        kept = capture / Path(arg).name
-        if not kept.exists():
-            raise CaptureError(f"the captured link in {capture} lacks the object {arg}")
-        digest, size = hashes.digest(arg, kept)
-        objects[arg] = ObjectFile(arg, digest, size, str(store_object(kept, digest, store)))
+        kept = os.path.join(folder, os.path.basename(arg))
+        try:
+            digest, size = hashes.digest(arg, kept)
+        except FileNotFoundError:
+            raise CaptureError(f"the captured link in {capture} lacks the object {arg}") from None
+        objects[arg] = ObjectFile(arg, digest, size, store_object(kept, digest, store))
     manifest, paths = split_link_line(args, "capture", crate)
     manifest.objects = [objects[path] for path in paths]
     return manifest
 
 
-def store_object(source: Path, digest: str, store: Path) -> Path:
-    """The content-addressed copy of an object whose blake3 is `digest`: a hard link to
-    `source` where it can, made once."""
-    stored = store / f"{digest}.o"
-    if not stored.exists():
-        _link_or_copy(source, stored)
+def store_object(source: str | Path, digest: str, store: Path) -> str:
+    """The path of the content-addressed copy of an object whose blake3 is `digest`: a hard
+    link to `source` where it can, made once."""
+    stored = os.path.join(store, f"{digest}.o")
+    if not os.path.exists(stored):
+        _link_or_copy(Path(source), Path(stored))
     return stored
 
 

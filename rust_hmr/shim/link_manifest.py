@@ -2,7 +2,7 @@
 
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import msgpack
@@ -98,7 +98,12 @@ class LinkManifest:
         return self.link_args([stored.get(arg, arg) for arg in self.args])
 
     def dump(self, path: Path) -> None:
-        write_atomic(path, msgpack.packb(asdict(self), use_bin_type=True))
+        """Written as `asdict` would give it, without its deep copy (every save writes one
+        with hundreds of paths)."""
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("objects", "members"):
+            record[name] = [vars(o) for o in record[name]]
+        write_atomic(path, msgpack.packb(record, use_bin_type=True))
 
     @classmethod
     def load(cls, path: Path) -> "LinkManifest":

@@ -78,7 +78,8 @@ def members(rlib: Path, cache: Path) -> list[str]:
     Raises OSError or ArchiveError (with the rlib's path in it) when the rlib can't be read.
     """
     folder, names = _extracted(rlib, cache)
-    return [str(folder / name) for name in names]
+    prefix = f"{folder}{os.sep}"  # every save asks, for hundreds of members: no pathlib
+    return [prefix + name for name in names]
 
 
 def rlib_digest(rlib: Path, cache: Path) -> str:
