@@ -8,6 +8,7 @@ what it read, so a stale decision shows as a stale output.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ class Copies:
 
     def pooled(self, pool: TaskPool) -> list[Task]:
         pool.next_run()
-        return [*(pool.task(("copy", n), lambda n=n: self.copy_task(n)) for n in self.names),
+        return [*(pool.task(("copy", n), partial(self.copy_task, n)) for n in self.names),
                 pool.task("all", self.all_task)]
 
 
