@@ -42,6 +42,27 @@ def test_the_launcher_captures_in_sh_with_hard_links(tmp_path: Path,
     assert not (tmp_path / "capture.tmp").exists()
 
 
+def test_objects_with_any_name_and_past_the_ninth_argument_are_captured(
+        tmp_path: Path) -> None:
+    """The sh picks objects by position (`${12}`), so a name with quotes, `$`, backquotes or
+    spaces is never read as shell text, and positions past 9 are not `$1` followed by a
+    digit."""
+    deps = tmp_path / "d $HOME `id` \"q\""
+    deps.mkdir()
+    names = [f"u{i}.rcgu.o" for i in range(12)] + ["it's $(id).rcgu.o", 'a "b".rcgu.o']
+    for name in names:
+        (deps / name).write_bytes(name.encode())
+    line = ["-flavor", "wasm", "--export", "f", *(str(deps / n) for n in names),
+            "-o", str(tmp_path / "app.wasm")]
+    capture = tmp_path / "capture"
+    done = run_launcher(tmp_path, line, **{ENV_CAPTURE: str(capture)})
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in capture.iterdir()) == sorted([*names, "args"])
+    for name in names:
+        assert (capture / name).stat().st_ino == (deps / name).stat().st_ino
+        assert (capture / name).read_bytes() == name.encode()
+
+
 def test_the_read_capture_is_the_manifest_the_python_shim_writes(tmp_path: Path,
                                                                  link_line: list[str]) -> None:
     (tmp_path / "objects-shim").mkdir()

@@ -31,16 +31,20 @@ __all__ = ["CAPTURE_SH", "CaptureError", "ObjectHashes", "read_capture", "store_
 ARGS = "args"
 
 # The sh part of the launcher: `$1...` are the linker's arguments. Exits 0 when it captured,
-# falls through (to the Python shim) when it can't.
+# falls through (to the Python shim) when it can't. The objects are picked by position rather
+# than by growing "$@" one at a time, which is quadratic in dash: 70 ms on a 257-unit link
+# line, against 12 ms this way (most of it `ln`).
 CAPTURE_SH = r"""
 link_objects() {  # a folder, then the link line: hard-links the line's objects into the folder
     folder=$1
     shift
+    i=0
+    objects=  # "${3}" "${7}" ...: the objects by position, so eval never sees a path's text
     for arg do
-        shift
-        case $arg in *.o) set -- "$@" "$arg" ;; esac
+        i=$((i + 1))
+        case $arg in *.o) objects="$objects \"\${$i}\"" ;; esac
     done
-    [ $# = 0 ] || ln -f -- "$@" "$folder/" 2>/dev/null
+    [ -z "$objects" ] || eval "ln -f -- $objects \"\$folder/\"" 2>/dev/null
 }
 if [ "${RUST_HMR_SHIM_MODE:-}" = capture ] && [ -n "${RUST_HMR_SHIM_CAPTURE:-}" ]; then
     capture=$RUST_HMR_SHIM_CAPTURE
