@@ -17,15 +17,11 @@ from dataclasses import dataclass
 from rust_hmr.link.ledger import Ledger
 from rust_hmr.link.objects import ObjectView
 from rust_hmr.link.outcomes import PatchRefused
-from rust_hmr.prepare.symbol_map import ANONYMOUS_PREFIXES, DataInfo, SymbolMap
+from rust_hmr.prepare.symbol_map import DataInfo, SymbolMap, is_anonymous
 from rust_hmr.wasm.demangle import demangle_or_raw
 from rust_hmr.wasm.sections.linking import Symbol, SymbolKind
 
 _READ_ONLY = (".rodata", ".data.rel.ro")
-
-
-def is_anonymous(name: str) -> bool:
-    return name.startswith(ANONYMOUS_PREFIXES)
 
 
 def _path(name: str) -> str:

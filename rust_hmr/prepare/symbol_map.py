@@ -26,8 +26,12 @@ from rust_hmr.wasm.demangle import demangle_or_raw
 FORMAT_VERSION = 4
 
 
-# Names of data symbols that are never matched by name: local labels and anonymous constants
-ANONYMOUS_PREFIXES = (".L", "anon.")
+_ANONYMOUS = (".L", "anon.")
+
+
+def is_anonymous(name: str) -> bool:
+    """A local label or an anonymous constant (`.L...`, `anon....`): never matched by name."""
+    return name.startswith(_ANONYMOUS)
 
 
 @dataclass(frozen=True)
@@ -128,18 +132,17 @@ class SymbolMap:
     def data_named(self) -> dict[str, DataInfo]:
         """The data symbols by mangled name (the first one of a name), made on first use:
         every patch asks, and the map of the live code does not change."""
-        if not self._data_by_name and self.data:
+        if not self._data_by_name:
             for info in self.data:
                 self._data_by_name.setdefault(info.name, info)
         return self._data_by_name
 
     def writable_paths(self) -> dict[str, str]:
         """The named writable data symbols' mangled names (the first one of a path) by their
-        demangled path without the hash, made on first use. Anonymous symbols (`.L...`,
-        `anon....`) are left out: they are never matched by name."""
+        demangled path without the hash, made on first use; anonymous ones left out."""
         if not self._writable_paths:
             for info in self.data:
-                if info.writable and not info.name.startswith(ANONYMOUS_PREFIXES):
+                if info.writable and not is_anonymous(info.name):
                     self._writable_paths.setdefault(info.path, info.name)
         return self._writable_paths
 

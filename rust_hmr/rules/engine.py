@@ -32,7 +32,7 @@ from doit.task import Task, dict_to_task
 
 from rust_hmr.rules.checkers import Blake3Checker
 
-__all__ = ["Database", "Ran", "TaskPool", "task_name", "to_task"]
+__all__ = ["Database", "Ran", "TaskPool", "task_name"]
 
 
 def task_name(task: Mapping[str, Any]) -> str:
@@ -72,7 +72,7 @@ class _Recorder(ZeroReporter):  # type: ignore[misc]
         self.ran.internal_error = msg
 
 
-def to_task(source: Mapping[str, Any]) -> Task:
+def _to_task(source: Mapping[str, Any]) -> Task:
     """The doit Task of a task dict, named as doit's loader names it."""
     task = {k: v for k, v in source.items() if k != "basename"}
     task["name"] = task_name(source)
@@ -80,7 +80,7 @@ def to_task(source: Mapping[str, Any]) -> Task:
 
 
 def _tasks(tasks: Iterable[Mapping[str, Any] | Task]) -> list[Task]:
-    return [t if isinstance(t, Task) else to_task(t) for t in tasks]
+    return [t if isinstance(t, Task) else _to_task(t) for t in tasks]
 
 
 def _fresh(task: Task) -> None:
@@ -118,7 +118,7 @@ class TaskPool:
             return task
         task = self._before.get(key)
         if task is None:
-            task = to_task(make())
+            task = _to_task(make())
         else:
             _fresh(task)
         self._now[key] = task
