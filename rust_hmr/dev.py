@@ -3,8 +3,9 @@
     run_dev(crate, host, port)   what `rust-hmr dev` and `doit dev` run, until Ctrl-C
     DevLoop                      the same as an object (start, stop) for embedding and tests
 
-One asyncio process and one `Project`: no new Python per save. watchfiles coalesces a burst of
-saves into one set of changes; a single builder task takes them, so a save during a rebuild
+One asyncio process and one `Project`: no new Python per save. The watcher
+(`rust_hmr.watcher`) coalesces a burst of saves into one set of changes, ending it as soon as
+the files in it are written whole; a single builder task takes them, so a save during a rebuild
 queues exactly one more rebuild and two never run at once. The rebuild itself (cargo, the
 patch linker) runs in a worker thread while the event loop keeps serving pages.
 
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
-from watchfiles import Change, awatch
+from watchfiles import Change
 
 from rust_hmr import diagnostics
 from rust_hmr._project import Build, Project
@@ -54,6 +55,7 @@ from rust_hmr.plugins import (
 from rust_hmr.server import DevServer, ServerError
 from rust_hmr.settings import Settings, load_settings
 from rust_hmr.watch import Meaning, SourceFilter, WatchPlan, settled
+from rust_hmr.watcher import watch_changes
 
 if TYPE_CHECKING:
     from rust_hmr.rules.custom import Rule
@@ -62,7 +64,9 @@ __all__ = ["DevLoop", "Report", "SourceFilter", "run_dev"]
 
 T = TypeVar("T")
 
-WATCH_STEP_MS = 30  # a burst of saves ends after this long without another change
+# A burst of saves ends after this long without another change, when a write in it is still to
+# be completed by a close (a complete one ends it sooner: `rust_hmr.watcher`)
+WATCH_STEP_MS = 30
 # Saves that came during a rebuild are a burst in progress (a formatter, a checkout, a script):
 # the next rebuild waits until they stop for this long, or for at most BURST_MAX_S
 BURST_QUIET_S = 0.15
@@ -239,7 +243,7 @@ class DevLoop:
             return
         wanted = {(paths, recursive) for paths, recursive in self.plan.roots()}
         for root in set(self._watchers) - wanted:
-            self._watchers.pop(root)[1].set()  # it ends within watchfiles' next step
+            self._watchers.pop(root)[1].set()  # it ends at once, or in watchfiles' next step
         for root in wanted - set(self._watchers):
             stop = asyncio.Event()
             self._watchers[root] = asyncio.create_task(self._watch(*root, stop)), stop
@@ -247,8 +251,9 @@ class DevLoop:
     async def _watch(self, paths: tuple[Path, ...], recursive: bool,
                      stop: asyncio.Event) -> None:
         watch_filter = SourceFilter(self.crate)
-        async for changes in awatch(*paths, watch_filter=watch_filter, step=WATCH_STEP_MS,
-                                    stop_event=stop, recursive=recursive):
+        async for changes in watch_changes(*paths, watch_filter=watch_filter,
+                                           step=WATCH_STEP_MS, stop_event=stop,
+                                           recursive=recursive):
             self.changed(changes)
 
     def changed(self, changes: set[tuple[Change, str]]) -> None:
