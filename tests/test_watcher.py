@@ -93,7 +93,11 @@ def test_no_batch_ends_while_a_write_is_open(tree: Path) -> None:
             handle.flush()
 
         assert watch.then(half, wait=0.3) == []
-        batches = watch.then(lambda: (handle.write(" 1 }\n"), handle.close()))
+        def rest() -> None:
+            handle.write(" 1 }\n")
+            handle.close()
+
+        batches = watch.then(rest)
     finally:
         handle.close()
         watch.close()
@@ -188,8 +192,12 @@ def test_a_deleted_file_and_a_deleted_folder(tree: Path) -> None:
     (folder / "a.rs").write_text("\n")
     watch = Watch(tree / "src")
     try:
-        batches = watch.then(lambda: ((folder / "a.rs").unlink(), folder.rmdir(),
-                                      (tree / "src" / "lib.rs").unlink()))
+        def remove() -> None:
+            (folder / "a.rs").unlink()
+            folder.rmdir()
+            (tree / "src" / "lib.rs").unlink()
+
+        batches = watch.then(remove)
     finally:
         watch.close()
     seen = set().union(*batches)
