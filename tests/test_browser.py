@@ -199,6 +199,8 @@ class Page:
         self.page = self.context.new_page()
         self.console: list[str] = []
         self.errors: list[str] = []
+        self.requests: list[str] = []  # the URLs it asked the server for
+        self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("console", lambda message: self.console.append(message.text))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.goto(dev.url)
@@ -317,6 +319,24 @@ def test_every_open_page_gets_the_patch(dev: DevServer, open_page) -> None:
     expect(second.count).to_have_text("3 clicks, both", timeout=BUILD_TIMEOUT_MS)
     assert first.marker() == second.marker() == "still here"
     dev.wait_line(r"src/label\.rs: patch .*, 2 pages\)$", mark)
+
+
+def test_an_open_page_gets_the_patch_in_its_message_a_later_one_by_url(
+        dev: DevServer, open_page) -> None:
+    first = open_page()  # takes the module's earlier patches from their URLs
+    first.click(2)
+    loaded = len(first.requests)
+    dev.set_label("clicks, pushed")
+    expect(first.count).to_have_text("2 clicks, pushed", timeout=BUILD_TIMEOUT_MS)
+    later = open_page()  # loads the build, then the patches made since, from their URLs
+    later.click(2)
+    expect(later.count).to_have_text("2 clicks, pushed")
+    assert later.marker() == first.marker() == "still here"
+    pushed = [url for url in first.requests[loaded:] if "/patches/" in url]
+    fetched = [url for url in later.requests if "/patches/" in url]
+    assert pushed == [], pushed
+    # every patch of the build so far (the module's earlier tests made some), one fetch each
+    assert len(fetched) == later.page.evaluate("__hmr.patch") >= 1, fetched
 
 
 def test_a_stylesheet_edit_is_swapped_in_place_and_keeps_the_state(dev: DevServer,

@@ -8,6 +8,7 @@ unnormalised (`..`, `%2e%2e`, `//etc`) are written byte for byte on a plain sock
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import re
@@ -36,6 +37,7 @@ from rust_hmr.server import (
     render_page,
     resolve_inside,
 )
+from rust_hmr.server._state import INLINE_LIMIT
 
 MODULE = b"\0asm\x01\0\0\0"  # an empty module stands in for the app
 OTHER_MODULE = b"\0asm\x01\0\0\0\0\x03\x01\0"  # one more (empty) custom section
@@ -50,6 +52,7 @@ MESSAGES: list[protocol.Message] = [
     protocol.Hello(None, 0),
     protocol.PatchMessage(2, "/_hmr/0123456789abcdef/patches/2.wasm", 231, ("a::b", "c::d")),
     protocol.PatchMessage(1, "/x.wasm", 0),
+    protocol.PatchMessage(4, "/x.wasm", 3, ("f",), wasm="AGFzbQEAAAA="),
     protocol.ReloadMessage("static counter::COUNT changed size from 4 to 8 bytes"),
     protocol.Error("error[E0308]: mismatched types at src/lib.rs:3:5", "error[E0308]: ...\n"),
     protocol.StyleChanged("/css/site.css", 4),
@@ -175,6 +178,21 @@ def test_catch_up_sends_the_missed_patches_in_order() -> None:
     assert [m.id for m in got[1:] if isinstance(m, protocol.PatchMessage)] == [2, 3]
     assert got[1] == protocol.PatchMessage(2, f"/_hmr/{current}/patches/2.wasm", 20, ("f2",))
     assert state.catch_up(PageState(current, 3)) == [protocol.Hello(current, 3)]
+
+
+def test_a_patch_pushed_as_it_is_made_carries_its_bytes_a_late_page_fetches_them() -> None:
+    state = DevState("counter")
+    state.publish_build(MODULE, "first build")
+    big = MODULE + bytes(INLINE_LIMIT)
+    (small_push,) = state.publish_patch(1, OTHER_MODULE, 5, ("f",))
+    (big_push,) = state.publish_patch(2, big, 5, ("f",))
+    assert isinstance(small_push, protocol.PatchMessage)
+    assert small_push.wasm is not None and base64.b64decode(small_push.wasm) == OTHER_MODULE
+    assert isinstance(big_push, protocol.PatchMessage) and big_push.wasm is None
+    later = state.catch_up(PageState(state.build_id, 0))[1:]
+    assert [(m.id, m.wasm) for m in later if isinstance(m, protocol.PatchMessage)] == [
+        (1, None), (2, None)]  # by URL: the server keeps no second copy
+    assert state.patch_module(state.build_id or "", 1) == OTHER_MODULE
 
 
 @pytest.mark.parametrize(("page", "why"), [

@@ -110,14 +110,23 @@ function patchImports(module, id) {
   return imports;
 }
 
-async function applyPatch({ id, url, functions, bindgen }) {
+// A patch's bytes: in its message when the server pushed it as it was made (small ones),
+// else from its URL.
+async function patchBytes(url, wasm) {
+  if (wasm !== undefined) {
+    return Uint8Array.fromBase64?.(wasm) ?? Uint8Array.from(atob(wasm), (c) => c.charCodeAt(0));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.arrayBuffer();
+}
+
+async function applyPatch({ id, url, functions, bindgen, wasm }) {
   if (id <= hmr.patch) return; // sent again after a reconnect
   if (id !== hmr.patch + 1) throw new Error(`patch ${id} came before patch ${hmr.patch + 1}`);
   const start = performance.now();
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
   // Asynchronous compile and instantiate: browsers refuse synchronous ones above 4 KB.
-  const module = await WebAssembly.compile(await response.arrayBuffer());
+  const module = await WebAssembly.compile(await patchBytes(url, wasm));
   if (appStarted) {
     dispatchEvent(new CustomEvent("rust-hmr:before-patch", { detail: { id, functions } }));
   }

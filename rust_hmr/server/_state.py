@@ -8,8 +8,9 @@ their messages without a pause in between, and the tests can call them directly.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import blake3
@@ -17,6 +18,9 @@ import blake3
 from rust_hmr.server import protocol
 
 BUILD_ID_DIGITS = 16
+# A patch up to this size goes to the pages in its message (base64), saving them a fetch
+# (4-7 ms in chromium); a larger one (a big edit's many units) only by its URL.
+INLINE_LIMIT = 256 * 1024
 
 
 def build_id(module: bytes) -> str:
@@ -97,8 +101,10 @@ class DevState:
             raise ValueError(f"patch {patch_id} does not follow patch {self.last_patch}")
         messages = self.publish_ok()
         patch = protocol.PatchMessage(patch_id, self.patch_url(patch_id), ms, functions, bindgen)
-        self.patches.append(patch)
+        self.patches.append(patch)  # as a page that comes later gets it: by its URL
         self.patch_modules[patch_id] = module
+        if len(module) <= INLINE_LIMIT:  # the pages there now get the bytes: no fetch
+            patch = replace(patch, wasm=base64.b64encode(module).decode("ascii"))
         return [*messages, patch]
 
     def publish_error(self, message: str, diagnostics: str) -> list[protocol.Message]:

@@ -1,10 +1,14 @@
 """The dev server's wire format: every message it sends to a page, one JSON object a frame.
 
     hello        {build_id, patch}               on connect: the server's build id and last patch
-    patch        {id, url, ms, functions, bindgen}  instantiate the module at `url` to apply it;
+    patch        {id, url, ms, functions, bindgen, wasm}
+                                                 instantiate the module at `url` to apply it;
                                                  `bindgen`: descriptions of the wasm-bindgen
                                                  imports and closure types it brings (the
-                                                 page's glue takes them first), or null
+                                                 page's glue takes them first), or null;
+                                                 `wasm`: the module itself (base64), when the
+                                                 server pushes a patch as it is made and it is
+                                                 small: the page skips the fetch
     full-reload  {reason}                        the page must load again; `reason` is logged
     error        {message, diagnostics}          a compile error: show it, keep the old code
     css          {path, version}                 a stylesheet changed: swap it in place
@@ -59,6 +63,7 @@ class PatchMessage:
     ms: int
     functions: tuple[str, ...] = ()
     bindgen: dict[str, Any] | None = None
+    wasm: str | None = None  # the module at `url`, base64: only in the push as it is made
     type: Literal["patch"] = field(default="patch", init=False)
 
 
@@ -106,10 +111,11 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "build_id": (str, type(None)), "patch": (int,), "id": (int,), "url": (str,), "ms": (int,),
     "functions": (list,), "reason": (str,), "message": (str,), "diagnostics": (str,),
     "path": (str,), "version": (int,), "bindgen": (dict, type(None)),
+    "wasm": (str, type(None)),
 }  # fmt: skip
 
 
-_OPTIONAL = {"bindgen"}  # left out of the wire when None
+_OPTIONAL = {"bindgen", "wasm"}  # left out of the wire when None
 
 
 def as_json(message: Message) -> dict[str, Any]:
