@@ -8,9 +8,11 @@ batch ends as soon as the writes in it are complete: the kernel says so when the
 the file (`IN_CLOSE_WRITE`) or renames it into place (`IN_MOVED_TO`). Then the batch waits only
 `QUIET_MS` for the rest of a multi-file save. A change that no close completes (a truncate, a
 `touch`, a writer that keeps the file open, a memory map) ends its batch after `step` ms without
-another event, as watchfiles does for every change. watchfiles itself sleeps `step` ms between
-looks and wants one quiet look before it yields, so a save waited 1-2 steps (35-70 ms measured
-in the browser bench) before the build started; here it waits `QUIET_MS`.
+another event, as watchfiles does for every change; so does a file deleted or renamed away
+(how many editors begin a save, before they write the file anew), unless it comes back.
+watchfiles itself sleeps `step` ms between looks and wants one quiet look before it yields, so
+a save waited 1-2 steps (35-70 ms measured in the browser bench) before the build started;
+here it waits `QUIET_MS`.
 
 Elsewhere, or when inotify can't be had (no instances or watches left), it is `awatch`.
 """
@@ -54,7 +56,7 @@ def watch_changes(*paths: Path, watch_filter: Filter, step: int, stop_event: asy
 
 if INotify is not None:
     # what ends a write (the file is whole, or gone), what a close is still to end, and what
-    # ends a folder's watch
+    # ends a folder's watch (`_Batch.note` says when a deletion ends a save)
     COMPLETE = flags.CLOSE_WRITE | flags.MOVED_TO | flags.MOVED_FROM | flags.DELETE
     PARTIAL = flags.CREATE | flags.MODIFY | flags.ATTRIB
     GONE = flags.DELETE_SELF | flags.IGNORED
@@ -168,17 +170,12 @@ class _InotifyWatch:
         if is_dir and mask & DELETED:
             self._forget(path)
         if not self.filter(_change(mask), path):
-            batch.open_writes.discard(path)
             return
         batch.changes.add((_change(mask), path))
-        if is_dir:
-            if mask & ADDED and self.recursive:
-                self._add(path, batch.changes)
-            return
-        if mask & COMPLETE:
-            batch.open_writes.discard(path)
-        elif mask & PARTIAL:
-            batch.open_writes.add(path)
+        if not is_dir:
+            batch.note(path, mask)
+        elif mask & ADDED and self.recursive:
+            self._add(path, batch.changes)
 
     def _rescan(self, batch: _Batch) -> None:
         """The kernel's queue overflowed and events were lost: every file watched is a
@@ -191,9 +188,27 @@ class _InotifyWatch:
 
 
 class _Batch:
+    """The changes so far, and the files still in the middle of a save (`open_writes`): the
+    batch ends at once only when there are none."""
+
     def __init__(self) -> None:
         self.changes: set[tuple[Change, str]] = set()
-        self.open_writes: set[str] = set()  # written to, not yet closed
+        self.open_writes: set[str] = set()
+        self.created: set[str] = set()  # made in this batch
+
+    def note(self, path: str, mask: int) -> None:
+        """A file's event. It is in the middle of a save when written and not yet closed, or
+        when it was there before and is gone: many editors rename the old file away (vim's
+        backup) or delete it before they write the new one. A file made in this batch and
+        gone again is a tool's temporary, renamed over the real one."""
+        if mask & ADDED:
+            self.created.add(path)
+        if mask & DELETED and path not in self.created:
+            self.open_writes.add(path)
+        elif mask & COMPLETE:
+            self.open_writes.discard(path)
+        elif mask & PARTIAL:
+            self.open_writes.add(path)
 
 
 def _change(mask: int) -> Change:

@@ -47,9 +47,13 @@ class Watch:
 
     def then(self, action: Callable[[], object], wait: float = WAIT_S,
              until: int = 1) -> list[Batch]:
+        """`action` may be a coroutine function: its pauses let the watch see the events
+        it made so far."""
         async def run() -> None:
             await asyncio.sleep(0)
-            action()
+            done = action()
+            if asyncio.iscoroutine(done):
+                await done
             for _ in range(int(wait / 0.01)):
                 if len(self.batches) >= until:
                     await asyncio.sleep(0.05)  # a batch too many would come now
@@ -186,11 +190,29 @@ def test_a_folder_seen_through_a_symlink_reports_each_change_once(tree: Path) ->
     assert batches == [{(Change.modified, str(tree / "src" / "lib.rs"))}]
 
 
+def test_a_source_renamed_away_then_written_anew_is_one_batch(tree: Path) -> None:
+    lib = tree / "src" / "lib.rs"
+
+    async def save() -> None:  # vim's way, with a backup: the old file renamed, a new one
+        lib.rename(tree / "src" / "lib.rs~")
+        await asyncio.sleep(0.05)  # ten times QUIET_MS: the batch must wait for the file
+        lib.write_text("pub fn f() -> u8 { 3 }\n")
+        (tree / "src" / "lib.rs~").unlink()
+
+    watch = Watch(tree / "src")
+    try:
+        batches = watch.then(save)
+    finally:
+        watch.close()
+    assert len(batches) == 1, batches
+    assert settled(batches[0]) == [str(lib)]
+
+
 def test_a_deleted_file_and_a_deleted_folder(tree: Path) -> None:
     folder = tree / "src" / "old"
     folder.mkdir()
     (folder / "a.rs").write_text("\n")
-    watch = Watch(tree / "src")
+    watch = Watch(tree / "src", step=50)  # a file gone for good ends the batch after the step
     try:
         def remove() -> None:
             (folder / "a.rs").unlink()
