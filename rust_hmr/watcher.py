@@ -73,7 +73,6 @@ class _InotifyWatch:
         self.filter = watch_filter
         self.step = step / 1000
         self.recursive = recursive
-        self.roots = roots
         self.inotify = INotify(nonblocking=True)
         self.folders: dict[int, str] = {}
         try:
