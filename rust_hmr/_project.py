@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -47,7 +46,13 @@ from rust_hmr.shim import (
     write_launcher,
 )
 from rust_hmr.shim.archive import ArchiveError
-from rust_hmr.shim.capture import CaptureError, ObjectHashes, read_capture
+from rust_hmr.shim.capture import (
+    CaptureError,
+    ObjectHashes,
+    captured,
+    open_capture,
+    read_capture,
+)
 from rust_hmr.shim.whole_archives import whole_archives
 from rust_hmr.toolchain import Toolchain, find_toolchain
 from rust_hmr.wasm.module import parse
@@ -222,7 +227,7 @@ class Project:
         """The manifest of this rebuild's link: what the launcher captured, or the last one
         when cargo did not link (nothing changed) or the Python shim captured (it writes the
         manifest itself)."""
-        if not self.capture_dir.is_dir():
+        if not captured(self.capture_dir):
             return LinkManifest.load(self.manifest_path)
         try:
             manifest = read_capture(self.capture_dir, self.out_dir / "objects", crate,
@@ -287,7 +292,7 @@ class Project:
         of the link it captured, or the last one when cargo did not link. Raises
         CompileError."""
         launcher = write_launcher(self.target_dir / "rust-hmr-linker")
-        shutil.rmtree(self.capture_dir, ignore_errors=True)
+        open_capture(self.capture_dir)
         built = build_wasm(self.path, self.profile, self.toolchain, target_dir=self.target_dir,
                            verbose=self.verbose, linker=launcher,
                            extra_env={**self.cargo_env, **self.shim_env("capture")})

@@ -11,7 +11,13 @@ import pytest
 
 from rust_hmr.shim import ENV_CAPTURE, ENV_MANIFEST, ENV_MODE, write_launcher
 from rust_hmr.shim.__main__ import build_manifest
-from rust_hmr.shim.capture import CaptureError, ObjectHashes, read_capture
+from rust_hmr.shim.capture import (
+    CaptureError,
+    ObjectHashes,
+    captured,
+    open_capture,
+    read_capture,
+)
 
 
 @pytest.fixture
@@ -26,6 +32,10 @@ def link_line(tmp_path: Path) -> list[str]:
 
 
 def run_launcher(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """The launcher on `args`, as cargo runs it in the build the dev process opened the
+    capture for (`ENV_CAPTURE` given: the folder made empty, as `open_capture` does)."""
+    if ENV_CAPTURE in env and not Path(env[ENV_CAPTURE]).exists():
+        open_capture(Path(env[ENV_CAPTURE]))
     launcher = write_launcher(tmp_path / "rust-hmr-linker")
     return subprocess.run([str(launcher), *args], capture_output=True, text=True, check=False,
                           env={**os.environ, ENV_MODE: "capture", **env})
@@ -39,7 +49,7 @@ def test_the_launcher_captures_in_sh_with_hard_links(tmp_path: Path,
     assert (capture / "args").read_text().splitlines() == link_line
     for arg in (a for a in link_line if a.endswith(".o")):
         assert (capture / Path(arg).name).stat().st_ino == Path(arg).stat().st_ino  # no copy
-    assert not (tmp_path / "capture.tmp").exists()
+    assert captured(capture)
 
 
 def test_objects_with_any_name_and_past_the_ninth_argument_are_captured(
@@ -57,7 +67,7 @@ def test_objects_with_any_name_and_past_the_ninth_argument_are_captured(
     capture = tmp_path / "capture"
     done = run_launcher(tmp_path, line, **{ENV_CAPTURE: str(capture)})
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in capture.iterdir()) == sorted([*names, "args"])
+    assert sorted(p.name for p in capture.iterdir()) == sorted([*names, "args", "done"])
     for name in names:
         assert (capture / name).stat().st_ino == (deps / name).stat().st_ino
         assert (capture / name).read_bytes() == name.encode()
@@ -92,6 +102,31 @@ def test_a_response_file_goes_to_the_python_shim(tmp_path: Path, link_line: list
     assert not capture.exists() and manifest.exists()  # the Python shim read the file
 
 
+def test_a_second_link_in_one_build_goes_to_the_python_shim_and_the_first_is_not_read(
+        tmp_path: Path, link_line: list[str]) -> None:
+    capture, manifest = tmp_path / "capture", tmp_path / "manifest.msgpack"
+    env = {ENV_CAPTURE: str(capture), ENV_MANIFEST: str(manifest)}
+    assert run_launcher(tmp_path, link_line, **env).returncode == 0
+    assert captured(capture) and not manifest.exists()
+    second = [a if a != str(tmp_path / "app.wasm") else str(tmp_path / "bin.wasm")
+              for a in link_line]
+    done = run_launcher(tmp_path, second, **env)
+    assert done.returncode == 0, done.stderr
+    assert not captured(capture) and manifest.exists()  # the last link's, as cargo made it
+
+
+def test_without_a_folder_made_for_the_build_the_python_shim_captures(
+        tmp_path: Path, link_line: list[str]) -> None:
+    capture, manifest = tmp_path / "capture", tmp_path / "manifest.msgpack"
+    launcher = write_launcher(tmp_path / "rust-hmr-linker")
+    done = subprocess.run([str(launcher), *link_line], capture_output=True, text=True,
+                          check=False, env={**os.environ, ENV_MODE: "capture",
+                                            ENV_CAPTURE: str(capture),
+                                            ENV_MANIFEST: str(manifest)})
+    assert done.returncode == 0, done.stderr
+    assert not captured(capture) and manifest.exists()
+
+
 def test_two_objects_of_one_name_go_to_the_python_shim(tmp_path: Path,
                                                          link_line: list[str]) -> None:
     other = tmp_path / "other"
@@ -101,7 +136,7 @@ def test_two_objects_of_one_name_go_to_the_python_shim(tmp_path: Path,
     done = run_launcher(tmp_path, [*link_line, str(other / "app.a.rcgu.o")],
                         **{ENV_CAPTURE: str(capture), ENV_MANIFEST: str(manifest)})
     assert done.returncode == 0, done.stderr
-    assert not capture.exists() and not (tmp_path / "capture.tmp").exists()
+    assert not capture.exists()
     assert manifest.exists()
 
 
@@ -115,6 +150,10 @@ def test_unchanged_objects_are_not_hashed_again(tmp_path: Path) -> None:
     assert hashes.digest("a.o", obj) != first and len(hashes.known) == 2
 
 
-def test_a_missing_capture_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_missing_or_unfinished_capture_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="no captured link"):
         read_capture(tmp_path / "nothing", tmp_path / "objects", "app")
+    open_capture(tmp_path / "half")
+    (tmp_path / "half" / "args").write_text("-o\napp.wasm\n")  # the launcher was stopped
+    with pytest.raises(CaptureError, match="no captured link"):
+        read_capture(tmp_path / "half", tmp_path / "objects", "app")

@@ -3,13 +3,17 @@ the dev process reads what it kept.
 
 On the patch path cargo calls the linker once per rebuild, and starting Python for it (with the
 shim's imports) cost more than everything else we do. In capture mode the launcher therefore
-never starts Python, and starts three small programs in all (mkdir, ln, mv). It writes its
-arguments, one per line, to `<capture>/args`, and hard-links every `*.o` argument into the
-folder under its own name, in one `ln`: rustc deletes its objects after the link, and a hard
-link keeps the bytes without copying them. The folder is made under a temporary name and
-renamed into place, so a reader never sees half of one. A link line that names a response file
-(`@file`, which may list objects), two objects of one name, or objects on another file system
-are left to the Python shim.
+never starts Python, and starts one program (ln): each program started costs about 1.8 ms, and
+the `mkdir` and `mv` it used to start were two of them. The dev process makes the capture
+folder, empty, before cargo runs (`open_capture`). The launcher writes its arguments, one per
+line, to `<capture>/args`, hard-links every `*.o` argument into the folder under its own name,
+in one `ln` (rustc deletes its objects after the link, and a hard link keeps the bytes without
+copying them), and last writes the empty `<capture>/done` with the shell itself: a reader
+takes a capture only when `done` is there (`captured`), so it never sees half of one. A link
+line that names a response file (`@file`, which may list objects), two objects of one name,
+objects on another file system, a second link in the same build, or no folder made for the
+build are left to the Python shim (which writes the manifest itself); the launcher then
+removes the folder, so no capture of an earlier link is taken for this one.
 
 `read_capture` turns the folder into the `LinkManifest` the shim would have written, hashing
 only the objects whose inode, size or mtime changed since the last capture (rustc hard-links
@@ -19,6 +23,7 @@ the codegen units it reuses from its incremental cache, so those keep all three)
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +31,11 @@ import blake3
 
 from rust_hmr.shim.link_manifest import LinkManifest, ObjectFile, split_link_line
 
-__all__ = ["CAPTURE_SH", "CaptureError", "ObjectHashes", "read_capture", "store_object"]
+__all__ = ["CAPTURE_SH", "CaptureError", "ObjectHashes", "captured", "open_capture",
+           "read_capture", "store_object"]
 
 ARGS = "args"
+DONE = "done"  # written last: the capture is whole
 
 # The sh part of the launcher: `$1...` are the linker's arguments. Exits 0 when it captured,
 # falls through (to the Python shim) when it can't. The objects are picked by position rather
@@ -51,16 +58,16 @@ if [ "${RUST_HMR_SHIM_MODE:-}" = capture ] && [ -n "${RUST_HMR_SHIM_CAPTURE:-}" 
     for arg do
         case $arg in @*) capture= ;; esac
     done
-    if [ -n "$capture" ]; then
-        [ ! -e "$capture.tmp" ] || rm -rf "$capture.tmp"
-        mkdir -p "$capture.tmp" && printf '%s\n' "$@" > "$capture.tmp/args" || exit 2
-        if link_objects "$capture.tmp" "$@"; then
-            [ ! -e "$capture" ] || rm -rf "$capture"
-            mv "$capture.tmp" "$capture" || exit 2
+    # the empty folder the dev process made for this build (args in it: a second link)
+    if [ -n "$capture" ] && [ -d "$capture" ] && [ ! -e "$capture/args" ]; then
+        printf '%s\n' "$@" > "$capture/args" || exit 2
+        if link_objects "$capture" "$@"; then
+            : > "$capture/done" || exit 2
             exit 0
         fi
-        rm -rf "$capture.tmp"  # two objects of one name, another file system: Python
     fi
+    # the Python shim takes this link; no capture of another stays to be read for it
+    [ ! -e "$RUST_HMR_SHIM_CAPTURE" ] || rm -rf "$RUST_HMR_SHIM_CAPTURE"
 fi
 """
 
@@ -85,11 +92,26 @@ class ObjectHashes:
         return digest, stat.st_size
 
 
+def open_capture(capture: Path) -> None:
+    """Before cargo runs in capture mode: the empty folder the launcher captures into (what an
+    earlier build left there is gone)."""
+    shutil.rmtree(capture, ignore_errors=True)
+    capture.mkdir(parents=True)
+
+
+def captured(capture: Path) -> bool:
+    """Whether the launcher captured a link, whole, into `capture` (cargo links only when a
+    codegen unit changed; the Python shim writes the manifest itself)."""
+    return os.path.exists(os.path.join(capture, DONE))
+
+
 def read_capture(capture: Path, store: Path, crate: str,
                  hashes: ObjectHashes | None = None) -> LinkManifest:
     """The manifest of the link the launcher captured into `capture` for `crate`; each object
     gets a content-addressed copy in `store` (a hard link where it can)."""
     hashes = hashes or ObjectHashes()
+    if not captured(capture):
+        raise CaptureError(f"no captured link in {capture}: the launcher did not finish one")
     try:
         args = (capture / ARGS).read_text().splitlines()
     except OSError as err:
