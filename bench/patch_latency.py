@@ -14,6 +14,8 @@ Medians of:
   floor        the compiler's own floor: the same edit in a second copy of the crate, built by
                the same cargo with the same flags and a linker that only touches its output
                (interleaved with the patch path, save for save)
+  in place     the same floor in the project's own target dir (InPlaceFloor): its launcher
+               swapped for one that does nothing, the same cargo, flags and environment
   direct       the patch path's own steps called one after the other, without doit's engine
                (capture, then the patch link): interleaved with the patch path, save for
                save, so "graph cost" is what running the steps as doit stages adds
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rust_hmr import CompileError, FullReload, Patch, Project
+from rust_hmr.atomic import write_atomic
 from rust_hmr.cargo_build import build_wasm
 from rust_hmr.host import Host
 from rust_hmr.rules.patch_link import link_changes
@@ -89,6 +92,7 @@ class Samples:
     total: list[float] = field(default_factory=list)
     full: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    floor_in_place: list[float] = field(default_factory=list)
     direct: list[float] = field(default_factory=list)
     # patch path minus cargo's own run, through the graph and direct, save by save
     graph_ours: list[float] = field(default_factory=list)
@@ -207,6 +211,42 @@ class Floor:
         return time.perf_counter() - start
 
 
+class InPlaceFloor:
+    """The floor in the project's own target dir: the launcher at the same `-C linker` path
+    swapped for one that does nothing, then the same cargo with the same flags and
+    environment, so cargo's fingerprints and rustc's incremental state are the project's
+    own (a second copy's target dir never had the dev build's history). Each sample saves
+    the next variant and builds; a second build puts the project's variant back, so the patch
+    path's next save recompiles for real. The launcher is restored whatever happens."""
+
+    NOTHING = "#!/bin/sh\nexit 0\n"  # not even the output: capture mode writes none either
+
+    def __init__(self, project: Project, editor: Editor) -> None:
+        self.project = project
+        self.editor = editor
+        self.launcher = project.target_dir / "rust-hmr-linker"
+
+    def _build(self) -> None:
+        project = self.project
+        build_wasm(project.path, project.profile, project.toolchain,
+                   target_dir=project.target_dir, linker=self.launcher,
+                   extra_env={**project.cargo_env, **project.shim_env("capture")})
+
+    def save_and_build(self) -> float:
+        real = self.launcher.read_text()
+        write_atomic(self.launcher, self.NOTHING, executable=True)
+        try:
+            start = time.perf_counter()
+            self.editor.save_next()
+            self._build()
+            seconds = time.perf_counter() - start
+            self.editor.save_next()
+            self._build()
+        finally:
+            write_atomic(self.launcher, real, executable=True)
+        return seconds
+
+
 def run_case(case: Case, tmp: Path, runs: int) -> Samples:
     crate = Path(shutil.copytree(ROOT / "examples" / case.example, tmp / case.example,
                                  ignore=shutil.ignore_patterns("target")))
@@ -218,12 +258,14 @@ def run_case(case: Case, tmp: Path, runs: int) -> Samples:
     case.setup(host)
     editor = Editor(crate / "src" / case.file, case.variants)
     floor = Floor(crate, tmp, case)
+    in_place = InPlaceFloor(project, editor)
     samples = Samples()
     answer = lambda: case.answer(host, False)  # noqa: E731
     for _ in range(runs):
         total = patch_once(project, host, editor, answer, case.expected, samples)
         samples.graph_ours.append(total - project.cargo_seconds)
         samples.floor.append(floor.save_and_build())
+        samples.floor_in_place.append(in_place.save_and_build())
         total = patch_once(project, host, editor, answer, case.expected, samples,
                            lambda: direct_rebuild(project))
         samples.direct.append(total)
@@ -358,15 +400,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {case.example: run_case(case, Path(tmp), args.runs) for case in CASES}
         print(f"Part 1: one function body edited, median of {args.runs} saves (ms)")
-        print(f"  {'example':<9} {'floor':>7} {'cargo':>7} {'link':>7} {'apply':>7} "
-              f"{'ours':>7} {'patch path':>11} {'- floor':>8} {'full path':>10} "
-              f"{'patch/full':>11} {'patch size':>11}")
+        print(f"  {'example':<9} {'floor':>7} {'in place':>9} {'cargo':>7} {'link':>7} "
+              f"{'apply':>7} {'ours':>7} {'patch path':>11} {'- floor':>8} {'- in place':>11} "
+              f"{'full path':>10} {'patch/full':>11} {'patch size':>11}")
         for name, s in results.items():
             ratio = ms(s.total) / ms(s.full)
-            print(f"  {name:<9} {ms(s.floor):7.1f} {ms(s.cargo):7.1f} {ms(s.link):7.1f} "
-                  f"{ms(s.apply):7.1f} {ms(s.ours):7.1f} {ms(s.total):11.1f} "
-                  f"{ms(s.total) - ms(s.floor):+8.1f} {ms(s.full):10.1f} {ratio:11.2f} "
-                  f"{statistics.median(s.patch_bytes) / 1000:9.1f} KB")
+            print(f"  {name:<9} {ms(s.floor):7.1f} {ms(s.floor_in_place):9.1f} "
+                  f"{ms(s.cargo):7.1f} {ms(s.link):7.1f} {ms(s.apply):7.1f} {ms(s.ours):7.1f} "
+                  f"{ms(s.total):11.1f} {ms(s.total) - ms(s.floor):+8.1f} "
+                  f"{ms(s.total) - ms(s.floor_in_place):+11.1f} {ms(s.full):10.1f} "
+                  f"{ratio:11.2f} {statistics.median(s.patch_bytes) / 1000:9.1f} KB")
+        print("  (floor: a copy of the crate built with a linker that does nothing; in place:"
+              " the project's own\n  target dir, its launcher swapped for one that does "
+              "nothing)")
         print(f"\n  {'example':<9} {'direct':>7} {'patch path':>11} {'direct, no cargo':>17} "
               f"{'graph, no cargo':>16} {'graph cost':>11}")
         for name, s in results.items():
@@ -392,9 +438,11 @@ def main() -> None:
 
         counter = results["counter"]
         print("\nGoals")
-        over = ms(counter.total) - ms(counter.floor)
-        print(f"  patch path <= floor + 10 ms on counter: floor {over:+.1f} ms, "
-              f"{verdict(over <= 10)}")
+        for label, floor_samples in (("floor", counter.floor),
+                                     ("floor in place", counter.floor_in_place)):
+            over = ms(counter.total) - ms(floor_samples)
+            print(f"  patch path <= {label} + 10 ms on counter: {label} {over:+.1f} ms, "
+                  f"{verdict(over <= 10)}")
         graph = graph_cost(counter)
         print(f"  the stage graph costs at most 5 ms on counter (paired): {graph:+.1f} ms, "
               f"{verdict(graph <= 5)}")

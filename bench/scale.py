@@ -8,6 +8,8 @@ thread-locals), built once; then, medians of interleaved runs:
   patch path    write -> Project.rebuild() -> Host.apply() -> the new answer
   floor         the same edit in a copy of the crate, built by the same cargo with a linker that
                 does nothing (patch_latency.Floor), save for save with the patch path
+  in place      the same floor in the project's own target dir, its launcher swapped for one
+                that does nothing (patch_latency.InPlaceFloor)
   link+apply    the patch path minus cargo's share: our own part
   full path     the same edit -> Project.build() -> a new Host, compiled afresh
   prepare       Project.build()'s step after cargo: the hot set (the crate's objects' function
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import wasmtime
 from gen_app import STEP_VARIANTS, generate, module_file
-from patch_latency import Case, Editor, Floor, Samples, patch_once
+from patch_latency import Case, Editor, Floor, InPlaceFloor, Samples, patch_once
 
 from rust_hmr import Patch, Project
 from rust_hmr.host import Host
@@ -54,6 +56,7 @@ class Row:
     hot: int = 0
     patch: float = 0.0
     floor: float = 0.0
+    floor_in_place: float = 0.0
     ours: float = 0.0
     full: float = 0.0
     prepare: dict[str, float] = field(default_factory=dict)
@@ -78,12 +81,15 @@ def patch_and_floor(project: Project, host: Host, crate: Path, tmp: Path, runs: 
     case = probe_case(target)
     editor = Editor(crate / "src" / case.file, case.variants)
     floor = Floor(crate, tmp, case)
+    in_place = InPlaceFloor(project, editor)
     samples = Samples()
     for _ in range(runs):
         patch_once(project, host, editor, lambda: host.call("probe", target, 10),
                    case.expected, samples)
         samples.floor.append(floor.save_and_build())
+        samples.floor_in_place.append(in_place.save_and_build())
     row.patch, row.floor, row.ours = ms(samples.total), ms(samples.floor), ms(samples.ours)
+    row.floor_in_place = ms(samples.floor_in_place)
     for _ in range(full_runs):  # the full path, after the patches: the same edit, a new Host
         start = time.perf_counter()
         variant = editor.save_next()
@@ -208,6 +214,8 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         ["patch path (rebuild + apply)", *(f"{r.patch:,.0f}" for r in rows)],
         ["floor (cargo, null linker)", *(f"{r.floor:,.0f}" for r in rows)],
         ["patch / floor", *(f"{r.patch / r.floor:.2f}" for r in rows)],
+        ["floor in place (own target dir)", *(f"{r.floor_in_place:,.0f}" for r in rows)],
+        ["patch / floor in place", *(f"{r.patch / r.floor_in_place:.2f}" for r in rows)],
         ["our link + apply", *(f"{r.ours:,.1f}" for r in rows)],
         ["full path (build + new Host)", *(f"{r.full:,.0f}" for r in rows)],
     ]
@@ -228,6 +236,11 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     for line in [head, ["-" * w for w in widths], *lines]:
         print("  ".join(cell.rjust(w) if i else cell.ljust(w)
                         for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+    largest = rows[-1]
+    for label, floor in (("floor", largest.floor), ("floor in place", largest.floor_in_place)):
+        ratio = largest.patch / floor
+        print(f"goal: patch path <= 1.02x the {label} ({largest.modules} modules): "
+              f"{ratio:.3f}x, {'met' if ratio <= 1.02 else 'NOT met'}")
 
 
 def plot(rows: list[Row], path: Path) -> None:
