@@ -323,6 +323,37 @@ def test_cached_reads_agree(builds: dict[str, Built], tmp_path: Path) -> None:
     assert msgpack.unpackb(cached.read_bytes())["v"] >= 1
 
 
+def test_an_object_new_only_outside_its_dwarf_takes_the_kept_record(
+        builds: dict[str, Built], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record is kept under the DWARF sections' blake3 too: an object whose code or data
+    changed but whose `.debug_*` sections did not (a string edited) is not walked again; one
+    whose DWARF changed is."""
+    from rust_hmr.dwarf._reader import read_debug_sections
+
+    obj = max(builds["first"].objects, key=lambda o: o.size)
+    info = read_debug_info_cached(Path(obj.stored), obj.blake3, tmp_path / "cache")
+    wasm = parse(Path(obj.stored).read_bytes())
+    code = wasm.get("code")
+    assert code is not None
+    code.payload = code.payload[:-1] + bytes([code.payload[-1] ^ 1])  # code, not DWARF
+    other = tmp_path / "other.o"
+    other.write_bytes(wasm.to_bytes())
+    walked: list[int] = []
+
+    def walk(sections: dict[str, bytes]) -> DebugInfo:
+        walked.append(1)
+        return read_debug_sections(sections)
+
+    monkeypatch.setattr("rust_hmr.dwarf._cache.read_debug_sections", walk)
+    assert read_debug_info_cached(other, "other-object", tmp_path / "cache") == info
+    assert walked == []
+    debug = next(s for s in wasm.sections if s.name == ".debug_str")
+    debug.payload = debug.payload + b"\0"  # the DWARF itself changed: read it again
+    other.write_bytes(wasm.to_bytes())
+    assert read_debug_info_cached(other, "third-object", tmp_path / "cache") == info
+    assert walked == [1]
+
+
 def test_malformed_debug_info_raises_dwarf_error(builds: dict[str, Built]) -> None:
     obj = max(builds["first"].objects, key=lambda o: o.size)
     wasm = parse(Path(obj.stored).read_bytes())

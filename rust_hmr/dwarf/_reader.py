@@ -429,7 +429,13 @@ def read_debug_info(data: bytes) -> DebugInfo:
     """The functions and types a wasm object's DWARF describes (every compile unit's; the
     first to describe a type wins). No `.debug_info` gives an empty DebugInfo; malformed
     sections raise DwarfError."""
-    dwarf = open_dwarf(debug_sections(data))
+    return read_debug_sections(debug_sections(data))
+
+
+def read_debug_sections(sections: dict[str, bytes]) -> DebugInfo:
+    """`read_debug_info` of an object whose `.debug_*` sections are `sections`: what it
+    gives depends on them alone."""
+    dwarf = open_dwarf(sections)
     if dwarf is None:
         return DebugInfo()
     try:
