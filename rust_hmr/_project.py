@@ -26,7 +26,7 @@ from rust_hmr.link import (
     ObjectView,
     Patch,
 )
-from rust_hmr.link.objects import load_object_cached
+from rust_hmr.link.objects import function_fingerprints, load_object_cached
 from rust_hmr.link.sources import Snapshots
 from rust_hmr.prepare import (
     DEFAULT_RESERVE_PAGES,
@@ -118,6 +118,7 @@ class Project:
         self._symbols: SymbolMap | None = None
         self._ledger: Ledger | None = None
         self._views: dict[str, ObjectView] = {}  # parsed objects by blake3
+        self._fingerprints: dict[str, dict[str, bytes]] = {}  # their functions', by blake3
         self._workspace: Workspace | None = None
         self._snapshots: Snapshots | None = None
         self.inputs = CompileInputs()  # what the last successful compile read
@@ -336,6 +337,14 @@ class Project:
                                       self.out_dir / "parsed")
             self._views[obj.blake3] = view
         return view
+
+    def function_fingerprints(self, obj: ObjectFile) -> dict[str, bytes]:
+        """`link.objects.function_fingerprints` of the object, made once: a unit's new object
+        is the next save's live one."""
+        prints = self._fingerprints.get(obj.blake3)
+        if prints is None:
+            prints = self._fingerprints[obj.blake3] = function_fingerprints(self.object_view(obj))
+        return prints
 
     def module_path(self, crate: str) -> Path:
         return self.out_dir / f"{crate}.wasm"

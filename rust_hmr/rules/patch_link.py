@@ -23,7 +23,6 @@ from rust_hmr.link import FullReload, Ledger, Patch, PatchRefused, link_patch
 from rust_hmr.link.edit import DirtyUnit
 from rust_hmr.link.edit import analyse as analyse_edit
 from rust_hmr.link.linker import with_objects
-from rust_hmr.link.objects import function_fingerprints
 from rust_hmr.link.sources import SourceHistory
 from rust_hmr.prepare import SymbolMap
 from rust_hmr.shim import LinkManifest, ObjectFile
@@ -128,9 +127,9 @@ def _changed_functions(project: Project, dirty: list[ObjectFile],
     """Demangled names of the functions whose code differs from the live version."""
     changed: list[str] = []
     for obj in dirty:
-        new = function_fingerprints(project.object_view(obj))
+        new = project.function_fingerprints(obj)
         live = _live_object(project, obj, ledger)
-        old = {} if live is None else function_fingerprints(project.object_view(live))
+        old = {} if live is None else project.function_fingerprints(live)
         changed += [demangle_or_raw(name, hash=False) for name, code in new.items()
                     if old.get(name) != code]
     return tuple(dict.fromkeys(changed))
