@@ -19,7 +19,7 @@ which its `rust_hmr_after_patch` renders again.
                second copy of the example beside the first, built once; after the page has
                shown edit k, the same new text is written into the copy and it is built by the
                same cargo with the same flags and a linker that only makes its output file
-               (build_wasm, "dev", patch_latency's NULL_LINKER). Timed from the write to the
+               (patch_latency's NullLinkedCopy). Timed from the write to the
                build's end; save for save with the patch path, the dev server idle meanwhile.
                Printed: its median, and the median of the paired (shown - floor) differences.
   full path    `rust-hmr dev --no-hot` on the same copy: watcher -> cargo -> link -> prepare
@@ -48,11 +48,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from patch_latency import NULL_LINKER
+from patch_latency import NullLinkedCopy
 from playwright.sync_api import Browser, Page, sync_playwright
-
-from rust_hmr.cargo_build import build_wasm
-from rust_hmr.toolchain import find_toolchain
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -156,24 +153,15 @@ def shown_at(page: Page, text: str) -> float:
     return float(page.evaluate("t => window.__shown.find(s => s.text === t).at", text))
 
 
-class Floor:
+class Floor(NullLinkedCopy):
     """The compiler's own floor: the same edits in a copy of the crate, beside it, built with
-    patch_latency's linker that does nothing (its Floor, for an edit that writes new text each
-    time rather than alternating two variants)."""
+    a linker that does nothing (patch_latency's, for an edit that writes new text each time
+    rather than alternating two variants)."""
 
     def __init__(self, crate: Path, case: Case) -> None:
+        super().__init__(crate, crate.parent)
         self.case = case
-        self.crate = Path(shutil.copytree(crate, crate.with_name(f"{crate.name}-floor"),
-                                          ignore=shutil.ignore_patterns("target")))
         self.label = self.crate / "src" / case.file
-        self.linker = crate.with_name("null-linker")
-        self.linker.write_text(NULL_LINKER)
-        self.linker.chmod(0o755)
-        self.toolchain = find_toolchain()
-        self.build()
-
-    def build(self) -> None:
-        build_wasm(self.crate, "dev", self.toolchain, linker=self.linker)
 
     def write_and_build(self, text: str) -> float:
         """Rewrites the copy's label to `text` and builds it: ms from the write to the end."""

@@ -188,21 +188,29 @@ done
 """
 
 
-class Floor:
-    """The same edits in a copy of the crate, built with a linker that does nothing."""
+class NullLinkedCopy:
+    """A copy of the crate in `tmp` (its target dir left out), built once, then again on each
+    `build()`, by the same cargo with a linker that does nothing: the compiler's floor."""
 
-    def __init__(self, source: Path, tmp: Path, case: Case) -> None:
+    def __init__(self, source: Path, tmp: Path) -> None:
         self.crate = Path(shutil.copytree(source, tmp / f"{source.name}-floor",
                                           ignore=shutil.ignore_patterns("target")))
         self.linker = tmp / "null-linker"
         self.linker.write_text(NULL_LINKER)
         self.linker.chmod(0o755)
-        self.editor = Editor(self.crate / "src" / case.file, case.variants)
         self.toolchain = find_toolchain()
         self.build()
 
     def build(self) -> float:
         return build_wasm(self.crate, "dev", self.toolchain, linker=self.linker).seconds
+
+
+class Floor(NullLinkedCopy):
+    """The same edits in a copy of the crate, built with a linker that does nothing."""
+
+    def __init__(self, source: Path, tmp: Path, case: Case) -> None:
+        super().__init__(source, tmp)
+        self.editor = Editor(self.crate / "src" / case.file, case.variants)
 
     def save_and_build(self) -> float:
         start = time.perf_counter()
